@@ -1,0 +1,121 @@
+"""L-BFGS: a quasi-Newton method that remembers the last m curvature pairs.
+
+    sₖ = θₖ − θₖ₋₁,   yₖ = gₖ − gₖ₋₁,   ρₖ = 1 / sₖᵀyₖ
+    d = Hₖ gₖ by the two-loop recursion over the newest m pairs, from
+        H⁰ = γ I,  γ = sᵀy / yᵀy of the newest pair
+    θ ← θ − α d
+
+Nocedal, "Updating quasi-Newton matrices with limited storage", Math. Comp.
+1980; Liu & Nocedal, Math. Programming 1989. H is the BFGS inverse-Hessian
+approximation: on a quadratic it satisfies H yᵢ = sᵢ for the stored pairs, and
+so approaches A⁻¹ as the pairs span the space. The first step has no pairs and
+takes d = g · min(1, 1/‖g‖), as ``optax.scale_by_lbfgs`` does.
+
+A pair with sᵀy ≤ 0 (negative curvature, or noise) is skipped. That is the
+only safeguard: on a noisy objective consecutive gradients come from different
+minibatches, y is dominated by noise, and plain L-BFGS becomes erratic; see
+``mlbfgs`` for the momentum-based fix. With ``linesearch=True`` the step
+length is chosen by optax's backtracking (Armijo) line search on the same
+minibatch, starting from α.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+CURVATURE_TOLERANCE = 1e-10  # skip pairs with sᵀy ≤ tol · ‖s‖‖y‖
+
+
+class PairMemory(NamedTuple):
+    """The last ``capacity`` pairs (s, y) in a ring buffer, newest at (count − 1) % capacity."""
+
+    s: jax.Array  # (capacity, n)
+    y: jax.Array  # (capacity, n)
+    count: jax.Array  # pairs stored so far
+
+
+def empty_memory(capacity: int, n: int, dtype=jnp.float32) -> PairMemory:
+    zeros = jnp.zeros((capacity, n), dtype)
+    return PairMemory(zeros, zeros, jnp.zeros([], jnp.int32))
+
+
+def is_curvature_pair(s, y) -> jax.Array:
+    sy = jnp.vdot(s, y)
+    return (sy > CURVATURE_TOLERANCE * jnp.linalg.norm(s) * jnp.linalg.norm(y)) & jnp.isfinite(sy)
+
+
+def remember(memory: PairMemory, s, y, keep) -> PairMemory:
+    """Store (s, y) in the oldest slot when ``keep`` is true."""
+    slot = memory.count % memory.s.shape[0]
+    return PairMemory(
+        memory.s.at[slot].set(jnp.where(keep, s, memory.s[slot])),
+        memory.y.at[slot].set(jnp.where(keep, y, memory.y[slot])),
+        memory.count + keep.astype(jnp.int32),
+    )
+
+
+def inverse_hessian_product(memory: PairMemory, v: jax.Array, memory_size) -> jax.Array:
+    """H v by the two-loop recursion over the newest ``memory_size`` pairs (H = I without pairs)."""
+    capacity = memory.s.shape[0]
+    age = jnp.arange(capacity)  # 0 = newest
+    slots = (memory.count - 1 - age) % capacity
+    used = age < jnp.minimum(memory.count, memory_size)
+    s, y = memory.s[slots], memory.y[slots]
+    sy = jnp.sum(s * y, axis=1)
+    rho = jnp.where(used, 1.0 / jnp.where(used, sy, 1.0), 0.0)
+
+    def newest_to_oldest(q, pair):
+        s_i, y_i, rho_i = pair
+        a_i = rho_i * jnp.vdot(s_i, q)
+        return q - a_i * y_i, a_i
+
+    q, a = jax.lax.scan(newest_to_oldest, v, (s, y, rho))
+    yy = jnp.vdot(y[0], y[0])
+    gamma = jnp.where((memory.count > 0) & (yy > 0), sy[0] / jnp.where(yy > 0, yy, 1.0), 1.0)  # H⁰ = γ I
+
+    def oldest_to_newest(r, pair):
+        s_i, y_i, rho_i, a_i = pair
+        b_i = rho_i * jnp.vdot(y_i, r)
+        return r + (a_i - b_i) * s_i, None
+
+    r, _ = jax.lax.scan(oldest_to_newest, gamma * q, (s, y, rho, a), reverse=True)
+    return r
+
+
+class LBFGSState(NamedTuple):
+    count: jax.Array  # steps taken
+    previous_params: jax.Array  # θₖ₋₁, flattened
+    previous_grads: jax.Array  # gₖ₋₁, flattened
+    memory: PairMemory
+
+
+def scale_by_lbfgs(memory_size: int = 10, memory_capacity: int = 50):
+    """The direction d = H g (to be scaled by −α). ``memory_size`` ≤ ``memory_capacity`` may be traced."""
+
+    def init(params):
+        flat, _ = ravel_pytree(params)
+        zeros = jnp.zeros_like(flat)
+        return LBFGSState(jnp.zeros([], jnp.int32), zeros, zeros, empty_memory(memory_capacity, flat.size, flat.dtype))
+
+    def update(grads, state, params=None, **extra_args):
+        g, unravel = ravel_pytree(grads)
+        theta, _ = ravel_pytree(params)
+        s, y = theta - state.previous_params, g - state.previous_grads
+        memory = remember(state.memory, s, y, (state.count > 0) & is_curvature_pair(s, y))
+        first_step = g * jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
+        direction = jnp.where(memory.count > 0, inverse_hessian_product(memory, g, memory_size), first_step)
+        return unravel(direction), LBFGSState(state.count + 1, theta, g, memory)
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def lbfgs(learning_rate: float = 1.0, memory_size: int = 10, memory_capacity: int = 50, linesearch: bool = False):
+    steps = [scale_by_lbfgs(memory_size, memory_capacity), optax.scale_by_learning_rate(learning_rate)]
+    if linesearch:
+        steps.append(optax.scale_by_backtracking_linesearch(max_backtracking_steps=20, max_learning_rate=1.0))
+    return optax.chain(*steps)

@@ -1,0 +1,199 @@
+"""The optimizers by name, with their hyperparameters' defaults and ranges.
+
+``get_optimizer(name, **hyperparameters)`` returns an ``Optimizer``: a pytree
+whose leaves are the numeric hyperparameters and whose static part is the name
+and the structural options (buffer sizes, switches). Passed to a jitted
+function, its hyperparameters are traced, so new values reuse compiled code.
+It has optax's ``init``/``update``; the factories themselves
+(``optimizers.adam``, ``optimizers.newton``, ...) return plain
+``optax.GradientTransformationExtraArgs`` for use in ``optax.chain``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+from types import ModuleType
+from typing import Any, Callable, NamedTuple
+
+import jax
+
+from parameters import Parameter, choose, validate
+
+
+class OptimizerInfo(NamedTuple):
+    name: str  # optimizers/<name>.py defines the factory <name>(...)
+    title: str
+    hyperparameters: dict[str, Parameter]  # traced
+    options: dict[str, Parameter]  # static: changing one compiles anew
+    needs: frozenset[str] = frozenset()  # update() keyword arguments beyond the gradient
+    order: str = "first"  # "first" or "second": how the app groups them
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"optimizers.{self.name}")
+
+    @property
+    def factory(self) -> Callable:
+        return getattr(self.module, self.name)
+
+    @property
+    def explanation(self) -> str:
+        """The module's docstring: the update in equations and its source."""
+        return inspect.getdoc(self.module)
+
+
+def learning_rate(default: float) -> Parameter:
+    return Parameter(default, 1e-5, 10.0, log=True, label="learning rate α")
+
+
+MOMENTUM = Parameter(0.9, 0.0, 0.999, label="momentum β")
+SWITCH = lambda default: Parameter(default, 0, 1, integer=True)  # noqa: E731
+MEMORY_SIZE = Parameter(10, 1, 50, integer=True, label="history length m")
+MEMORY_CAPACITY = Parameter(50, 1, 1000, integer=True)
+DAMPING = lambda default: Parameter(default, 0.0, 1e4, label="damping λ")  # noqa: E731
+
+OPTIMIZERS: dict[str, OptimizerInfo] = {
+    "gd": OptimizerInfo("gd", "Gradient descent", {"learning_rate": learning_rate(0.1)}, {}),
+    "momentum": OptimizerInfo(
+        "momentum", "Heavy-ball momentum", {"learning_rate": learning_rate(0.1), "momentum": MOMENTUM}, {}
+    ),
+    "nesterov": OptimizerInfo(
+        "nesterov", "Nesterov momentum", {"learning_rate": learning_rate(0.1), "momentum": MOMENTUM}, {}
+    ),
+    "adam": OptimizerInfo(
+        "adam",
+        "Adam",
+        {
+            "learning_rate": learning_rate(0.05),
+            "b1": Parameter(0.9, 0.0, 0.999, label="β₁"),
+            "b2": Parameter(0.999, 0.0, 0.99999, label="β₂"),
+            "eps": Parameter(1e-8, 1e-12, 1.0, log=True, label="ε"),
+        },
+        {},
+    ),
+    "rmsprop": OptimizerInfo(
+        "rmsprop",
+        "RMSProp",
+        {
+            "learning_rate": learning_rate(0.01),
+            "decay": Parameter(0.9, 0.0, 0.9999, label="decay ρ"),
+            "eps": Parameter(1e-8, 1e-12, 1.0, log=True, label="ε"),
+        },
+        {},
+    ),
+    "adagrad": OptimizerInfo(
+        "adagrad",
+        "AdaGrad",
+        {
+            "learning_rate": learning_rate(0.5),
+            "initial_accumulator_value": Parameter(0.1, 0.0, 10.0, label="initial accumulator S₀"),
+            "eps": Parameter(1e-7, 1e-12, 1.0, log=True, label="ε"),
+        },
+        {},
+    ),
+    "newton": OptimizerInfo(
+        "newton",
+        "Newton",
+        {"learning_rate": learning_rate(1.0), "damping": DAMPING(0.0)},
+        {},
+        needs=frozenset({"hvp"}),
+        order="second",
+    ),
+    "saddle_free_newton": OptimizerInfo(
+        "saddle_free_newton",
+        "Saddle-free Newton",
+        {"learning_rate": learning_rate(1.0), "damping": DAMPING(1e-3)},
+        {},
+        needs=frozenset({"hvp"}),
+        order="second",
+    ),
+    "damped_ggn": OptimizerInfo(
+        "damped_ggn",
+        "Damped Gauss–Newton",
+        {"learning_rate": learning_rate(1.0), "damping": DAMPING(1e-3)},
+        {"adaptive": SWITCH(False), "cg_iterations": Parameter(50, 1, 1000, integer=True)},
+        needs=frozenset({"ggn_vp"}),
+        order="second",
+    ),
+    "lbfgs": OptimizerInfo(
+        "lbfgs",
+        "L-BFGS",
+        {"learning_rate": learning_rate(1.0), "memory_size": MEMORY_SIZE},
+        {"memory_capacity": MEMORY_CAPACITY, "linesearch": SWITCH(False)},
+        order="second",
+    ),
+    "mlbfgs": OptimizerInfo(
+        "mlbfgs",
+        "mL-BFGS (momentum L-BFGS)",
+        {
+            "learning_rate": learning_rate(0.5),
+            "momentum": Parameter(0.5, 0.0, 0.999, label="momentum on the direction"),
+            "param_decay": Parameter(0.5, 0.0, 0.9999, label="EMA β of parameters"),
+            "grad_decay": Parameter(0.9, 0.0, 0.9999, label="EMA β of gradients"),
+            "pair_interval": Parameter(1, 1, 200, integer=True, label="pair interval T"),
+            "memory_size": MEMORY_SIZE,
+            "damping": Parameter(0.2, 0.0, 1.0, label="pair damping"),
+            "sigma_low": Parameter(0.01, 0.0, 1.0, label="σ_L"),
+            "sigma_high": Parameter(1e4, 1.0, 1e8, log=True, label="σ_H"),
+        },
+        {"memory_capacity": MEMORY_CAPACITY, "block_diagonal": SWITCH(False)},
+        order="second",
+    ),
+    "adamqlr": OptimizerInfo(
+        "adamqlr",
+        "AdamQLR",
+        {
+            "b1": Parameter(0.9, 0.0, 0.999, label="β₁"),
+            "b2": Parameter(0.999, 0.0, 0.99999, label="β₂"),
+            "eps": Parameter(1e-8, 1e-12, 1.0, log=True, label="ε"),
+            "damping": Parameter(1e-3, 1e-8, 1e4, log=True, label="initial damping λ₀"),
+            "max_learning_rate": Parameter(0.1, 1e-4, 10.0, log=True, label="step clip α_max"),
+        },
+        {},
+        needs=frozenset({"ggn_vp", "value_fn"}),
+        order="second",
+    ),
+}
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    """An optimizer by name: numeric hyperparameters traced, options static."""
+
+    name: str = dataclasses.field(metadata=dict(static=True))
+    hyperparams: dict[str, Any]
+    options: tuple[tuple[str, Any], ...] = dataclasses.field(default=(), metadata=dict(static=True))
+
+    @property
+    def info(self) -> OptimizerInfo:
+        return OPTIMIZERS[self.name]
+
+    @property
+    def transformation(self):
+        return self.info.factory(**self.hyperparams, **dict(self.options))
+
+    def init(self, params):
+        return self.transformation.init(params)
+
+    def update(self, updates, state, params=None, **extra_args):
+        return self.transformation.update(updates, state, params, **extra_args)
+
+    def replace(self, **hyperparams) -> "Optimizer":
+        return get_optimizer(self.name, **{**self.hyperparams, **dict(self.options), **hyperparams})
+
+
+def get_optimizer(name: str, **settings) -> Optimizer:
+    """Build an optimizer by name; unknown names and out-of-range values raise ``ValueError``."""
+    info = choose("optimizer", name, OPTIMIZERS)
+    allowed = {**info.hyperparameters, **info.options}
+    values = validate(name, settings, allowed)
+    options = tuple(
+        (key, bool(values[key]) if isinstance(spec.default, bool) else values[key]) for key, spec in info.options.items()
+    )
+    hyperparams = {key: values[key] for key in info.hyperparameters}
+    if "memory_size" in hyperparams and hyperparams["memory_size"] > dict(options)["memory_capacity"]:
+        raise ValueError(f"memory_size must not exceed memory_capacity ({dict(options)['memory_capacity']})")
+    return Optimizer(name, hyperparams, options)

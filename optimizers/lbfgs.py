@@ -14,9 +14,9 @@ takes d = g · min(1, 1/‖g‖), as ``optax.scale_by_lbfgs`` does.
 A pair with sᵀy ≤ 0 (negative curvature, or noise) is skipped. That is the
 only safeguard: on a noisy objective consecutive gradients come from different
 minibatches, y is dominated by noise, and plain L-BFGS becomes erratic; see
-``mlbfgs`` for the momentum-based fix. With ``linesearch=True`` the step
-length is chosen by optax's backtracking (Armijo) line search on the same
-minibatch, starting from α.
+``mlbfgs`` for the momentum-based fix. The step length is the fixed α (no
+line search), so that the contrast with mL-BFGS is about the curvature pairs
+alone.
 """
 
 from __future__ import annotations
@@ -114,8 +114,5 @@ def scale_by_lbfgs(memory_size: int = 10, memory_capacity: int = 50):
     return optax.GradientTransformationExtraArgs(init, update)
 
 
-def lbfgs(learning_rate: float = 1.0, memory_size: int = 10, memory_capacity: int = 50, linesearch: bool = False):
-    steps = [scale_by_lbfgs(memory_size, memory_capacity), optax.scale_by_learning_rate(learning_rate)]
-    if linesearch:
-        steps.append(optax.scale_by_backtracking_linesearch(max_backtracking_steps=20, max_learning_rate=1.0))
-    return optax.chain(*steps)
+def lbfgs(learning_rate: float = 1.0, memory_size: int = 10, memory_capacity: int = 50):
+    return optax.chain(scale_by_lbfgs(memory_size, memory_capacity), optax.scale_by_learning_rate(learning_rate))

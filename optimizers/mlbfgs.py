@@ -12,7 +12,9 @@ whose difference is mostly noise. mL-BFGS builds them from moving averages:
                   φ ← min(φ, 1 − damping),   ŷ = φ y + (1 − φ) s
                   (so sᵀŷ/sᵀs lies in [σ_L, σ_H]); keep the newest m pairs (s, ŷ)
     direction     d = H g by the L-BFGS two-loop recursion, H⁰ = sᵀŷ/ŷᵀŷ · I
-                  (d = g until the first pair exists: SGD with momentum)
+                  (until the first pair exists d = g · min(1, 1/‖g‖), L-BFGS's
+                  first step: SGD with momentum, kept short because α is sized
+                  for the quasi-Newton direction)
     heavy ball    b ← μ_b b + d,   θ ← θ − α b
 
 Niu, Fabian, Lee, Soltanolkotabi & Avestimehr, "mL-BFGS: A Momentum-based
@@ -107,7 +109,8 @@ def mlbfgs(
         param_anchor = jnp.where(boundary, param_ema, block.param_anchor)
         grad_anchor = jnp.where(boundary, grad_ema, block.grad_anchor)
 
-        d = jnp.where(memory.count > 0, inverse_hessian_product(memory, g, memory_size), g)
+        first_direction = g * jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
+        d = jnp.where(memory.count > 0, inverse_hessian_product(memory, g, memory_size), first_direction)
         velocity = momentum * block.velocity + d
         return BlockState(param_ema, grad_ema, param_anchor, grad_anchor, memory, velocity)
 

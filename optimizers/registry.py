@@ -121,7 +121,7 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {
         "lbfgs",
         "L-BFGS",
         {"learning_rate": learning_rate(1.0), "memory_size": MEMORY_SIZE},
-        {"memory_capacity": MEMORY_CAPACITY, "linesearch": SWITCH(False)},
+        {"memory_capacity": MEMORY_CAPACITY},
         order="second",
     ),
     "mlbfgs": OptimizerInfo(

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install the pinned requirements file given as $1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requirements=${1:-requirements.txt}
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=".venv/.installed-$(basename "$requirements")"
+if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r "$requirements"
+  touch "$stamp"
+fi

@@ -1,0 +1,96 @@
+"""Landscapes against hand-derived facts: critical points, least-squares forms, noise statistics."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from landscapes import LANDSCAPES, classify, get_landscape, quadratic_from_spectrum
+
+NAMES = list(LANDSCAPES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_critical_points_are_stationary_and_of_the_stated_type(name):
+    ls = get_landscape(name)
+    for point in ls.critical_points():
+        theta = jnp.asarray(point.location, jnp.float32)
+        assert np.allclose(jax.grad(ls.loss)(theta), 0.0, atol=1e-5)
+        assert classify(np.asarray(jax.hessian(ls.loss)(theta))) == point.kind
+
+
+def test_quadratic_hessian_is_the_rotated_spectrum():
+    kappa, angle = 100.0, 0.3
+    ls = get_landscape("quadratic", condition_number=kappa, angle=angle)
+    c, s = np.cos(angle), np.sin(angle)
+    q = np.array([[c, -s], [s, c]])
+    expected = q @ np.diag([1 / kappa, 1.0]) @ q.T
+    assert np.allclose(jax.hessian(ls.loss)(jnp.array([0.3, -0.7])), expected, atol=1e-6)
+
+
+def test_saddle_and_rosenbrock_closed_forms():
+    saddle, rosen = get_landscape("saddle"), get_landscape("rosenbrock", a=1.0, b=100.0)
+    x, y = 0.7, -0.4
+    assert np.isclose(saddle.loss(jnp.array([x, y])), x**2 + 0.25 * (y**2 - 1) ** 2)
+    assert np.isclose(rosen.loss(jnp.array([x, y])), (1 - x) ** 2 + 100 * (y - x**2) ** 2, rtol=1e-6)
+    assert np.allclose(jax.hessian(saddle.loss)(jnp.zeros(2)), np.diag([2.0, -1.0]))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if get_landscape(n).has_residuals])
+def test_residuals_reproduce_the_loss(name):
+    ls = get_landscape(name)
+    sample = ls.sample(jax.random.key(3))
+    for theta in np.random.default_rng(0).uniform(-2, 2, (5, 2)).astype(np.float32):
+        r = ls.residuals(jnp.asarray(theta), sample)
+        assert np.isclose(0.5 * jnp.sum(r**2), ls.sample_loss(jnp.asarray(theta), sample), rtol=1e-5)
+
+
+def test_pure_saddle_has_no_gauss_newton_form():
+    assert not get_landscape("pure_saddle").has_residuals
+    assert get_landscape("rosenbrock", gradient_noise=0.5).has_residuals
+
+
+def test_noisy_quadratic_gradient_noise_has_the_papers_covariance():
+    """Zhang et al. 2019 with C = A: minibatch gradients have mean A(θ−θ*) and covariance σ²A/B."""
+    sigma, batch = 0.5, 8
+    ls = get_landscape("noisy_quadratic", condition_number=10.0, angle=0.4, noise_scale=sigma, batch_size=batch)
+    a = np.asarray(ls.quadratic.hessian)
+    theta = jnp.array([0.8, -0.3])
+    keys = jax.random.split(jax.random.key(0), 40_000)
+    grads = np.asarray(jax.vmap(lambda k: jax.grad(ls.sample_loss)(theta, ls.sample(k)))(keys))
+    assert np.allclose(grads.mean(0), a @ np.asarray(theta), atol=0.01)
+    assert np.allclose(np.cov(grads.T), sigma**2 * a / batch, atol=0.002)
+    # the curvature of every sample is the true A
+    assert np.allclose(jax.hessian(ls.sample_loss)(theta, ls.sample(keys[0])), a, atol=1e-6)
+
+
+def test_gradient_noise_tilts_without_changing_curvature():
+    ls = get_landscape("rosenbrock", gradient_noise=0.3)
+    theta = jnp.array([0.2, 0.5])
+    keys = jax.random.split(jax.random.key(1), 20_000)
+    grads = np.asarray(jax.vmap(lambda k: jax.grad(ls.sample_loss)(theta, ls.sample(k)))(keys))
+    assert np.allclose(grads.mean(0), jax.grad(ls.loss)(theta), atol=0.01)
+    assert np.allclose(np.cov(grads.T), 0.09 * np.eye(2), atol=0.005)
+    assert np.allclose(jax.hessian(ls.sample_loss)(theta, ls.sample(keys[0])), jax.hessian(ls.loss)(theta), rtol=1e-5)
+
+
+def test_n_dimensional_quadratic_from_a_spectrum():
+    eigenvalues = np.geomspace(1e-2, 1.0, 20)
+    ls = quadratic_from_spectrum(eigenvalues, seed=4)
+    h = np.asarray(jax.hessian(ls.loss)(jnp.zeros(20)))
+    assert np.allclose(np.linalg.eigvalsh(h), eigenvalues, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: get_landscape("banana"), "choose one of"),
+        (lambda: get_landscape("quadratic", condition_number=1e9), "condition_number"),
+        (lambda: get_landscape("quadratic", kappa=3.0), "allowed: condition_number, angle"),
+        (lambda: get_landscape("noisy_quadratic", batch_size=2.5), "whole number"),
+        (lambda: get_landscape("rosenbrock", b="abc"), "must be a number"),
+    ],
+)
+def test_bad_names_and_values_raise_value_errors_that_say_what_is_allowed(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -71,7 +71,7 @@ class Quadratic(Landscape):
 
     @property
     def default_start(self):
-        return np.asarray(self.minimum) + np.array([-2.0, 1.5])[: len(self.minimum)]
+        return np.asarray(self.minimum) + np.resize([-2.0, 1.5], len(self.minimum))
 
     @property
     def bounds(self):

@@ -14,7 +14,8 @@ M(δ) = gᵀδ + ½ δᵀGδ (λ left out, as in kfac-jax) and the reduction rat
     ρ = (L(θ + αδ) − L(θ)) / M(αδ),
 
 λ ← 3/2 · λ if ρ < ¼ and λ ← 2/3 · λ if ρ > ¾. A step that does not lower the
-loss on the same minibatch is rejected (θ stays) and λ rises. Large λ turns the
+loss on the same minibatch is rejected (θ stays) and λ rises, whatever ρ says
+(with α ≠ 1 the model can predict an increase correctly). Large λ turns the
 step into gradient descent with step α/λ; small λ trusts the model fully.
 """
 
@@ -65,8 +66,8 @@ def levenberg_marquardt(step, grads, params, state, ggn_vp, extra_args):
     new_value = value_fn(optax.apply_updates(params, step))
     predicted = tree_dot(grads, step) + 0.5 * tree_dot(step, ggn_vp(step))  # M(αδ) − M(0)
     rho = (new_value - value) / predicted
-    lam = jnp.where(rho < 0.25, state.damping * DAMPING_INCREASE, state.damping)
-    lam = jnp.where(rho > 0.75, state.damping * DAMPING_DECREASE, lam)
     accepted = new_value < value  # false for nan too
+    lam = jnp.where(rho > 0.75, state.damping * DAMPING_DECREASE, state.damping)
+    lam = jnp.where((rho < 0.25) | ~accepted, state.damping * DAMPING_INCREASE, lam)
     step = jax.tree.map(lambda s: jnp.where(accepted, s, 0.0), step)
     return step, DampedGGNState(jnp.clip(lam, *DAMPING_RANGE), rho)

@@ -1,0 +1,174 @@
+"""Newton, saddle-free Newton, the damped Gauss–Newton and the quasi-Newton methods
+against closed forms, finite differences, optax and the claims of their papers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from landscapes import get_landscape, quadratic_from_spectrum
+from optimizers import (
+    damped_ggn,
+    dense_matrix,
+    gauss_newton_vector_product,
+    get_optimizer,
+    run_trajectory,
+)
+from optimizers.lbfgs import inverse_hessian_product
+
+
+@pytest.mark.parametrize("kappa, angle", [(1.0, 0.0), (100.0, 0.3), (1e4, -1.2)])
+def test_newton_reaches_a_quadratics_minimum_in_one_step(kappa, angle):
+    ls = get_landscape("quadratic", condition_number=kappa, angle=angle)
+    traj = run_trajectory(ls, get_optimizer("newton", learning_rate=1.0, damping=0.0), steps=1)
+    np.testing.assert_allclose(traj.params[1], ls.critical_points()[0].location, atol=1e-3)
+
+
+def test_newton_is_drawn_into_the_saddle_and_the_others_escape():
+    """Dauphin et al. 2014: Newton converges to the saddle at the origin; GD and saddle-free Newton reach a minimum."""
+    ls = get_landscape("saddle")
+    newton = run_trajectory(ls, get_optimizer("newton"), steps=30)
+    np.testing.assert_allclose(newton.params[-1], [0.0, 0.0], atol=1e-4)
+    for name, settings in [("gd", dict(learning_rate=0.1)), ("saddle_free_newton", dict(learning_rate=0.5))]:
+        escaped = run_trajectory(ls, get_optimizer(name, **settings), steps=200)
+        np.testing.assert_allclose(np.abs(escaped.params[-1]), [0.0, 1.0], atol=1e-3)
+
+
+def test_newton_lands_on_the_pure_saddle_in_one_step():
+    traj = run_trajectory(get_landscape("pure_saddle"), get_optimizer("newton"), steps=1)
+    np.testing.assert_allclose(traj.params[1], [0.0, 0.0], atol=1e-6)
+
+
+def finite_difference_jacobian(f, theta, h=1e-5):
+    theta = np.asarray(theta, np.float64)
+    columns = [(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(len(theta))]
+    return np.stack(columns, axis=1)
+
+
+def rosenbrock_residuals_numpy(theta, a=1.0, b=100.0):
+    x, y = theta
+    return np.array([np.sqrt(2) * (a - x), np.sqrt(2 * b) * (y - x**2)])
+
+
+@pytest.mark.parametrize("point", [(-1.2, 1.0), (0.0, 1.0), (0.5, -0.3), (1.0, 1.0)])
+def test_gauss_newton_matrix_is_jt_j_from_finite_differences(point):
+    ls = get_landscape("rosenbrock")
+    theta = jnp.asarray(point, jnp.float32)
+    ours = np.asarray(dense_matrix(gauss_newton_vector_product(ls.residuals, theta), theta))
+    jac = finite_difference_jacobian(rosenbrock_residuals_numpy, point)
+    np.testing.assert_allclose(ours, jac.T @ jac, rtol=1e-4, atol=1e-2)
+
+
+def test_gauss_newton_is_psd_where_the_hessian_is_not():
+    ls = get_landscape("rosenbrock")
+    theta = jnp.array([0.0, 1.0])  # ∂²L/∂x² = 2 − 400(y − 3x²) < 0 here
+    assert np.linalg.eigvalsh(np.asarray(jax.hessian(ls.loss)(theta))).min() < 0
+    ggn = np.asarray(dense_matrix(gauss_newton_vector_product(ls.residuals, theta), theta))
+    assert np.linalg.eigvalsh(ggn).min() >= -1e-4
+
+
+def test_gauss_newton_equals_the_hessian_on_a_quadratic():
+    ls = quadratic_from_spectrum(np.geomspace(0.01, 1.0, 6), seed=2)
+    theta = jnp.ones(6)
+    ggn = dense_matrix(gauss_newton_vector_product(ls.residuals, theta), theta)
+    lam, q = np.asarray(ls.eigenvalues), np.asarray(ls.eigenvectors)
+    np.testing.assert_allclose(ggn, (q * lam) @ q.T, atol=1e-5)
+
+
+def lm_step(ls, theta, damping, learning_rate):
+    """One adaptive damped-GGN update at θ: returns (update, new λ)."""
+    tx = damped_ggn(learning_rate=learning_rate, damping=damping, adaptive=True)
+    theta = jnp.asarray(theta, jnp.float32)
+    value, grad = jax.value_and_grad(ls.loss)(theta)
+    ggn_vp = gauss_newton_vector_product(ls.residuals, theta)
+    update, state = tx.update(grad, tx.init(theta), theta, value=value, value_fn=ls.loss, ggn_vp=ggn_vp)
+    return np.asarray(update), float(state.damping)
+
+
+def test_levenberg_marquardt_damping_rises_after_a_rejected_step_and_falls_after_a_good_one():
+    # α = 3 overshoots the quadratic's minimum: the loss rises, the step is rejected, λ × 3/2
+    quad = get_landscape("quadratic", condition_number=10.0)
+    update, lam = lm_step(quad, [-2.0, 1.5], damping=1e-3, learning_rate=3.0)
+    assert np.all(update == 0.0) and lam == pytest.approx(1.5e-3)
+    # α = 1 on a quadratic: the model is exact (ρ = 1), the step is taken, λ × 2/3
+    update, lam = lm_step(quad, [-2.0, 1.5], damping=1e-3, learning_rate=1.0)
+    assert np.any(update != 0.0) and lam == pytest.approx(1e-3 * 2 / 3)
+
+
+def test_damped_gauss_newton_solves_rosenbrock_and_adapts():
+    ls = get_landscape("rosenbrock")
+    for adaptive in (False, True):
+        traj = run_trajectory(ls, get_optimizer("damped_ggn", damping=1e-3, adaptive=adaptive), steps=100)
+        np.testing.assert_allclose(traj.params[-1], [1.0, 1.0], atol=1e-3)
+
+
+def test_gauss_newton_refuses_a_landscape_without_a_convex_outer_loss():
+    with pytest.raises(ValueError, match="convex outer loss"):
+        run_trajectory(get_landscape("pure_saddle"), get_optimizer("damped_ggn"), steps=5)
+
+
+def test_lbfgs_matches_optax_lbfgs_without_line_search():
+    ls = get_landscape("quadratic", condition_number=50.0, angle=0.4)
+    ours = run_trajectory(ls, get_optimizer("lbfgs", learning_rate=0.5, memory_size=5), steps=30)
+    tx = optax.lbfgs(learning_rate=0.5, memory_size=5, linesearch=None)
+    theta = jnp.asarray(ls.default_start, jnp.float32)
+    state, path = tx.init(theta), [theta]
+    for _ in range(30):
+        updates, state = tx.update(jax.grad(ls.loss)(theta), state, theta)
+        theta = optax.apply_updates(theta, updates)
+        path.append(theta)
+    np.testing.assert_allclose(ours.params, np.asarray(path), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("lbfgs", dict(learning_rate=1.0, memory_size=10)),
+        ("mlbfgs", dict(learning_rate=0.1, momentum=0.5, param_decay=0.5, grad_decay=0.5, pair_interval=1)),
+    ],
+)
+def test_quasi_newton_methods_reach_rosenbrocks_minimum_from_the_standard_start(name, settings):
+    ls = get_landscape("rosenbrock")
+    np.testing.assert_allclose(ls.default_start, [-1.2, 1.0])
+    traj = run_trajectory(ls, get_optimizer(name, **settings), steps=300)
+    assert traj.diverged_at is None
+    np.testing.assert_allclose(traj.params[-1], [1.0, 1.0], atol=1e-3)
+
+
+def inverse_hessian_of(memory_of, memory_size):
+    """observe(): the dense implicit inverse Hessian after each step."""
+
+    def observe(state, theta):
+        memory = memory_of(state)
+        return jax.vmap(lambda e: inverse_hessian_product(memory, e, memory_size))(jnp.eye(theta.size))
+
+    return observe
+
+
+@pytest.mark.parametrize(
+    "name, settings, memory_of, landscape",
+    [
+        (
+            "lbfgs",
+            dict(learning_rate=1.0, memory_size=10),
+            lambda state: state[0].memory,
+            quadratic_from_spectrum(np.geomspace(0.1, 1.0, 6), seed=1),
+        ),
+        (
+            # without pair damping: damping mixes s into y, biasing H towards the identity by design
+            "mlbfgs",
+            dict(learning_rate=1.0, momentum=0.5, param_decay=0.5, grad_decay=0.5, damping=0.0, memory_size=10),
+            lambda state: state.blocks[0].memory,
+            get_landscape("quadratic", condition_number=10.0, angle=0.5),
+        ),
+    ],
+)
+def test_inverse_hessian_approximation_approaches_the_true_inverse(name, settings, memory_of, landscape):
+    n = landscape.minimum.size
+    observe = inverse_hessian_of(memory_of, settings["memory_size"])
+    traj = run_trajectory(landscape, get_optimizer(name, **settings), x0=np.ones(n), steps=60, observe=observe)
+    inverse = np.linalg.inv(np.asarray(landscape.hessian, np.float64))
+    errors = [np.linalg.norm(h - inverse) / np.linalg.norm(inverse) for h in np.asarray(traj.observed)]
+    # once the iterates reach float32 round-off the pairs are noise, so take the best point of the run
+    assert errors[0] > 0.5 and min(errors) < 0.05

@@ -34,7 +34,7 @@ from optimizers.registry import Optimizer
 
 
 class Trajectory(NamedTuple):
-    """One run (or a batch of runs: a leading axis on every field)."""
+    """One run (or a batch of runs: a leading axis on every field), as NumPy arrays."""
 
     params: jax.Array  # (steps + 1, n): θ₀ … θ_steps
     loss: jax.Array  # (steps + 1,): the exact loss L(θₖ)
@@ -51,9 +51,9 @@ class Trajectory(NamedTuple):
         return [None if s < 0 else int(s) for s in steps]
 
     @property
-    def updates(self) -> jax.Array:
+    def updates(self) -> np.ndarray:
         """θₖ₊₁ − θₖ: the update each step actually took, (steps, n)."""
-        return jnp.diff(self.params, axis=-2)
+        return np.diff(self.params, axis=-2)
 
 
 def scan_length(steps: int) -> int:
@@ -117,14 +117,16 @@ def _check_compatible(landscape: Landscape, optimizer: Optimizer):
 
 
 def _cut(trajectory: Trajectory, steps: int) -> Trajectory:
-    step_axis = trajectory.params.ndim - 2  # 1 for a batch of runs
-    diverged = jnp.where(trajectory.diverged_step > steps, -1, trajectory.diverged_step)
+    """Host-side NumPy arrays cut to ``steps``: slicing on the host compiles nothing."""
+    run = jax.device_get(trajectory)
+    step_axis = run.params.ndim - 2  # 1 for a batch of runs
+    first = lambda a, n: np.take(a, np.arange(n), axis=step_axis)  # noqa: E731
     return Trajectory(
-        params=trajectory.params[..., : steps + 1, :],
-        loss=trajectory.loss[..., : steps + 1],
-        grads=trajectory.grads[..., : steps + 1, :],
-        diverged_step=diverged,
-        observed=jax.tree.map(lambda a: jax.lax.slice_in_dim(a, 0, steps, axis=step_axis), trajectory.observed),
+        params=first(run.params, steps + 1),
+        loss=first(run.loss, steps + 1),
+        grads=first(run.grads, steps + 1),
+        diverged_step=np.where(run.diverged_step > steps, -1, run.diverged_step),
+        observed=jax.tree.map(lambda a: first(a, steps), run.observed),
     )
 
 

@@ -19,9 +19,14 @@ whose difference is mostly noise. mL-BFGS builds them from moving averages:
 
 Niu, Fabian, Lee, Soltanolkotabi & Avestimehr, "mL-BFGS: A Momentum-based
 L-BFGS for Distributed Large-Scale Neural Network Optimization", TMLR 2023.
-The authors use β_p 0.9, β_g 0.99, T 100, m 100, damping 0.2, σ_L 0.01,
-σ_H 1 on ImageNet; on a 2-D toy T must be small (1–10) to matter, and σ_H must
-exceed the landscape's largest curvature or the damping erases it.
+The authors' defaults are β_p 0.9, β_g 0.99, T 100, m 100, damping 0.2,
+σ_L 0.01, σ_H 1. Ours suit the 2-D noisy quadratic: β_p = β_g = 0.99 (equal
+decays keep y = A s exact on a quadratic), T 20, m 10, momentum 0.3, and σ_H
+10⁴, since σ_H must exceed the landscape's largest curvature or the damping
+erases it. The bounds σ_L, σ_H compare sᵀy with sᵀs, so they depend on the
+scale of the curvature. Averaging is for noise: on a deterministic curved
+valley (Rosenbrock) it mixes curvature from different places, and β = 0 works
+better there.
 
 ``block_diagonal=True`` keeps one history per parameter array (per layer):
 the block-diagonal variant of the authors' code, which keeps the cost linear
@@ -67,10 +72,10 @@ def damped_pair(s, y, damping, sigma_low, sigma_high):
 
 def mlbfgs(
     learning_rate: float = 0.5,
-    momentum: float = 0.5,
-    param_decay: float = 0.5,
-    grad_decay: float = 0.9,
-    pair_interval: int = 1,
+    momentum: float = 0.3,
+    param_decay: float = 0.99,
+    grad_decay: float = 0.99,
+    pair_interval: int = 20,
     memory_size: int = 10,
     damping: float = 0.2,
     sigma_low: float = 0.01,

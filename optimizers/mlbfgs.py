@@ -15,6 +15,7 @@ whose difference is mostly noise. mL-BFGS builds them from moving averages:
                   (until the first pair exists d = g · min(1, 1/‖g‖), L-BFGS's
                   first step: SGD with momentum, kept short because α is sized
                   for the quasi-Newton direction)
+    step clip     d ← d · min(1, √(κ_clip / gᵀd))      (the authors' "KL clip")
     heavy ball    b ← μ_b b + d,   θ ← θ − α b
 
 Niu, Fabian, Lee, Soltanolkotabi & Avestimehr, "mL-BFGS: A Momentum-based
@@ -27,6 +28,11 @@ erases it. The bounds σ_L, σ_H compare sᵀy with sᵀs, so they depend on the
 scale of the curvature. Averaging is for noise: on a deterministic curved
 valley (Rosenbrock) it mixes curvature from different places, and β = 0 works
 better there.
+
+The authors' code (github yuehniu/mL-BFGS) bounds the step after the two-loop
+recursion: ``opt/slim.py`` by the clip above (κ_clip 1 in their scripts),
+``opt/slimblock.py`` by normalising d to unit length. Without such a bound a
+pair dominated by noise can make H, and the step, explode.
 
 ``block_diagonal=True`` keeps one history per parameter array (per layer):
 the block-diagonal variant of the authors' code, which keeps the cost linear
@@ -80,6 +86,7 @@ def mlbfgs(
     damping: float = 0.2,
     sigma_low: float = 0.01,
     sigma_high: float = 1e4,
+    kl_clip: float = 1.0,
     memory_capacity: int = 50,
     block_diagonal: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
@@ -116,6 +123,7 @@ def mlbfgs(
 
         first_direction = g * jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
         d = jnp.where(memory.count > 0, inverse_hessian_product(memory, g, memory_size), first_direction)
+        d = d * jnp.minimum(1.0, jnp.sqrt(kl_clip / jnp.maximum(jnp.vdot(g, d), 1e-30)))  # gᵀHg ≤ κ_clip
         velocity = momentum * block.velocity + d
         return BlockState(param_ema, grad_ema, param_anchor, grad_anchor, memory, velocity)
 

@@ -137,6 +137,7 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {
             "damping": Parameter(0.2, 0.0, 1.0, label="pair damping"),
             "sigma_low": Parameter(0.01, 0.0, 1.0, label="σ_L"),
             "sigma_high": Parameter(1e4, 1.0, 1e8, log=True, label="σ_H"),
+            "kl_clip": Parameter(1.0, 1e-4, 1e4, log=True, label="step clip κ_clip (gᵀHg)"),
         },
         {"memory_capacity": MEMORY_CAPACITY, "block_diagonal": SWITCH(False)},
         order="second",

@@ -126,7 +126,7 @@ def test_lbfgs_matches_optax_lbfgs_without_line_search():
     "name, settings",
     [
         ("lbfgs", dict(learning_rate=1.0, memory_size=10)),
-        ("mlbfgs", dict(learning_rate=0.1, momentum=0.5, param_decay=0.5, grad_decay=0.5, pair_interval=1)),
+        ("mlbfgs", dict(learning_rate=0.3, momentum=0.5, param_decay=0.5, grad_decay=0.5, pair_interval=1)),
     ],
 )
 def test_quasi_newton_methods_reach_rosenbrocks_minimum_from_the_standard_start(name, settings):

@@ -18,6 +18,7 @@ Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10]
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import socket
@@ -84,6 +85,7 @@ class Server:
             ],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        atexit.register(self.stop)  # never leave a server behind, even on an error
         self.wait_healthy()
 
     @property
@@ -101,8 +103,9 @@ class Server:
         raise RuntimeError("the server did not become healthy")
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
 
 
 def percentile(values, q):

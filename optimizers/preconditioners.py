@@ -185,3 +185,9 @@ def distance_from_newton(spectrum) -> np.ndarray:
     with np.errstate(all="ignore"):
         logs = np.where(spectrum > 0, np.abs(np.log(np.where(spectrum > 0, spectrum, 1.0))), np.inf)
     return np.max(logs, axis=-1)
+
+
+def first_step_within(spectrum, tolerance: float = 0.1) -> int | None:
+    """The first step (1-based) whose P·H eigenvalues all lie within a factor e^tolerance of 1; None if never."""
+    reached = np.flatnonzero(distance_from_newton(spectrum) <= tolerance)
+    return int(reached[0]) + 1 if reached.size else None

@@ -1,0 +1,42 @@
+"""Landscape Explorer: optimizers side by side on a 2-D landscape."""
+
+import streamlit as st
+
+from ui import controls, explorer, shell
+from ui.presets import PRESETS
+
+shell.run_through_entrypoint()
+controls.begin_page()
+explorer.apply_preset_from_link()
+settings = explorer.sidebar_controls()
+
+if not shell.is_embedded():
+    st.title("Landscape Explorer")
+controls.show_url_notes()
+if settings.lesson in PRESETS:
+    preset = PRESETS[settings.lesson]
+    st.info(f"**{preset['title']}.** {preset['lesson']}", icon=":material/school:")
+
+done, problems = explorer.compute(settings)
+for problem in problems:
+    st.warning(problem, icon=":material/block:")
+if not settings.runs:
+    st.info("Choose an optimizer for Run 1 in the sidebar.")
+drawn = [d for _, d in done]
+
+explorer.landscape_view(settings, drawn)
+loss_column, table_column = st.columns([3, 2])
+with loss_column:
+    explorer.loss_view(settings, drawn)
+with table_column:
+    st.dataframe(explorer.summary_table(settings, drawn), hide_index=True, width="stretch")
+    st.download_button(
+        "Download the trajectories (CSV)",
+        data=lambda: explorer.trajectories_csv(settings, done),
+        file_name="trajectories.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    st.caption("The picture: the camera icon in the plot's toolbar saves it as a PNG.")
+explorer.explanations(settings)

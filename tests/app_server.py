@@ -1,0 +1,119 @@
+"""The real app in a real browser, for the end-to-end tests (fixtures in ``conftest.py``).
+
+``AppServer`` runs ``streamlit run app.py`` headless on a free port; ``Browser``
+drives Debian's Chromium through Playwright (never Playwright's own browser
+download) and opens pages of the app, waiting until the script has finished
+and its charts are drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+CHART = ".js-plotly-plot"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """``streamlit run app.py`` on a free port, until ``stop``."""
+
+    def __init__(self, script: str = "app.py", timeout: float = 120):
+        self.port = free_port()
+        self.log = open(ARTIFACTS / "server.log", "w") if ARTIFACTS.exists() else subprocess.DEVNULL
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", script,
+                "--server.headless", "true", "--server.port", str(self.port),
+                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            ],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._wait_healthy(timeout)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _wait_healthy(self, timeout: float):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with status {self.process.returncode}")
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the streamlit server did not become healthy")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+
+
+class Browser:
+    """Headless Chromium on an ``AppServer``; ``open_page`` returns a Playwright page once the app is idle."""
+
+    def __init__(self, server: AppServer, extra_args: tuple[str, ...] = ()):
+        from playwright.sync_api import sync_playwright
+
+        self.server = server
+        self._playwright = sync_playwright().start()
+        self.browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra_args))
+
+    def open_page(self, path: str = "/", *, charts: int = 1, timeout: float = 180_000, width: int = 1400, height: int = 1100):
+        """Load ``path`` (with its query string) and wait for the script to finish and ``charts`` charts to draw."""
+        page = self.browser.new_page(viewport={"width": width, "height": height})
+        page.goto(self.server.url + path)
+        wait_idle(page, timeout)
+        if charts:
+            page.wait_for_function(
+                f"document.querySelectorAll('{CHART} .main-svg').length >= {charts}", timeout=timeout
+            )
+        return page
+
+    def close(self):
+        self.browser.close()
+        self._playwright.stop()
+
+
+def wait_idle(page, timeout: float = 120_000):
+    """Until the app has run its script (the run state flips to running and back, or was never seen running)."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_timeout(300)  # let a rerun triggered by the last action start
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def errors_on(page) -> list[str]:
+    return [element.inner_text() for element in page.query_selector_all(ERRORS)]

@@ -1,0 +1,379 @@
+"""The eigenspace page's mathematics: closed forms against matrix powers and the
+engine, optimal parameters, each method's curvature model against independent
+references, and the page itself (AppTest)."""
+
+import logging
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from landscapes import NoisyQuadratic, get_landscape, log_uniform_spectrum, quadratic_from_spectrum
+from landscapes.local_model import IndefiniteQuadratic, LocalQuadratic, critical_point_model, local_quadratic
+from optimizers import get_optimizer, run_trajectory
+from optimizers import theory
+from optimizers.preconditioners import (
+    distance_from_newton,
+    preconditioned_spectrum,
+    run_with_preconditioner,
+)
+
+
+def matrix_power_components(eigenvalues, x0, alpha, beta, steps):
+    """Independent reference: (z, x)ᵏ = Rᵏ (0, x⁰) with numpy.linalg.matrix_power."""
+    out = np.empty((steps + 1, len(eigenvalues)))
+    for i, lam in enumerate(eigenvalues):
+        r = np.array([[beta, lam], [-alpha * beta, 1 - alpha * lam]], np.float64)
+        out[:, i] = [(np.linalg.matrix_power(r, k) @ [0.0, x0[i]])[1] for k in range(steps + 1)]
+    return out
+
+
+def eigen_error(ls, params):
+    q = np.asarray(ls.eigenvectors, np.float64)
+    return (np.asarray(params, np.float64) - np.asarray(ls.minimum, np.float64)) @ q
+
+
+def random_spectrum(rng, n):
+    return np.sort(10 ** rng.uniform(-3, 0, n))
+
+
+# --- closed forms ----------------------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_momentum_closed_form_matches_matrix_powers_in_every_regime(seed):
+    rng = np.random.default_rng(seed)
+    lam = np.concatenate([random_spectrum(rng, 6), [-0.3, 0.0]])  # a saddle's negative direction and a flat one
+    alpha = 10 ** rng.uniform(-1, 0.3)
+    beta = [rng.uniform(0, 0.99), float(theory.critical_momentum(lam[2], alpha)), 0.0][seed % 3]
+    beta = min(beta, 0.99)
+    x0 = rng.standard_normal(lam.size)
+    predicted = theory.momentum_components(lam, x0, alpha, beta, 150)
+    reference = matrix_power_components(lam, x0, alpha, beta, 150)
+    scale = np.maximum(np.abs(reference).max(axis=0), 1e-300)
+    np.testing.assert_allclose(predicted / scale, reference / scale, atol=1e-9)
+
+
+@pytest.mark.parametrize("wanted", ["real", "repeated", "complex"])
+def test_each_root_regime_is_reached_and_correct(wanted):
+    lam, alpha = np.array([0.04, 0.25, 1.0]), 1.0
+    beta = {"real": 0.05, "repeated": float(theory.critical_momentum(0.25, alpha)), "complex": 0.9}[wanted]
+    regimes = theory.regime(lam, alpha, beta)
+    assert wanted in regimes
+    x0 = np.ones(3)
+    np.testing.assert_allclose(
+        theory.momentum_components(lam, x0, alpha, beta, 200),
+        matrix_power_components(lam, x0, alpha, beta, 200),
+        atol=1e-12,
+        rtol=1e-9,
+    )
+    # and the modulus of the larger root is the component's rate
+    sigma1, sigma2 = theory.momentum_roots(lam, alpha, beta)
+    np.testing.assert_allclose(np.maximum(abs(sigma1), abs(sigma2)), theory.momentum_component_rate(lam, alpha, beta))
+    if wanted == "complex":
+        np.testing.assert_allclose(abs(sigma1[regimes == "complex"]), np.sqrt(beta))
+
+
+def test_nearly_repeated_roots_have_no_cancellation():
+    lam, alpha = np.array([0.25]), 1.0
+    critical = float(theory.critical_momentum(0.25, alpha))
+    for beta in (critical * (1 - 1e-10), critical, critical * (1 + 1e-10)):
+        np.testing.assert_allclose(
+            theory.momentum_components(lam, [1.0], alpha, beta, 300),
+            matrix_power_components(lam, [1.0], alpha, beta, 300),
+            rtol=1e-7,
+            atol=1e-14,
+        )
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n", [2, 12])
+def test_drawn_theory_equals_measured_components(seed, n):
+    rng = np.random.default_rng(100 + seed)
+    ls = quadratic_from_spectrum(random_spectrum(rng, n) if n > 2 else [1 / 10 ** rng.uniform(0.5, 3), 1.0], seed=seed)
+    lam = np.asarray(ls.eigenvalues, np.float64)
+    x0 = rng.standard_normal(n)
+    steps = 80
+    alpha = 1.5 / lam.max()
+    runs = {
+        "gd": dict(learning_rate=alpha),
+        "momentum": dict(learning_rate=alpha, momentum=[0.5, 0.9, float(theory.critical_momentum(lam[0], alpha))][seed]),
+    }
+    for name, settings in runs.items():
+        traj = run_trajectory(ls, get_optimizer(name, **settings), x0=np.asarray(ls.minimum) + np.asarray(ls.eigenvectors) @ x0, steps=steps)
+        measured = eigen_error(ls, traj.params)
+        drawn = theory.theory_components(name, lam, measured[0], settings, steps)
+        np.testing.assert_allclose(measured, drawn, atol=3e-5 * np.abs(x0).max())
+
+
+def test_gd_and_momentum_rates_against_brute_force():
+    rng = np.random.default_rng(5)
+    lam = random_spectrum(rng, 9)
+    alphas, betas = np.linspace(0.01, 4 / lam.max(), 37), np.linspace(0, 0.99, 23)
+    grid = theory.momentum_rate_grid(lam, alphas, betas)
+    brute = np.array(
+        [[max(np.abs(np.linalg.eigvals(theory.momentum_matrix(l, a, b))).max() for l in lam) for a in alphas] for b in betas]
+    )
+    np.testing.assert_allclose(grid, brute, rtol=1e-6, atol=1e-6)  # repeated roots: eigvals is only √eps accurate
+    np.testing.assert_allclose(theory.gd_rate(lam, alphas), [np.abs(1 - a * lam).max() for a in alphas])
+
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0, 1000.0])
+def test_measured_rate_at_the_optimal_parameters(kappa):
+    ls = get_landscape("quadratic", condition_number=kappa, angle=0.4)
+    lam = np.asarray(ls.eigenvalues, np.float64)
+    gd, heavy = theory.optimal_gd(lam), theory.optimal_momentum(lam)
+    assert gd.learning_rate == pytest.approx(2 / (1 / kappa + 1))
+    assert gd.rate == pytest.approx((kappa - 1) / (kappa + 1))
+    root = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    assert heavy.learning_rate == pytest.approx((2 / (np.sqrt(1 / kappa) + 1)) ** 2)
+    assert heavy.momentum == pytest.approx(root**2)
+    assert heavy.rate == pytest.approx(root)
+    assert theory.gd_rate(lam, gd.learning_rate) == pytest.approx(gd.rate)
+    assert theory.momentum_rate(lam, heavy.learning_rate, heavy.momentum) == pytest.approx(heavy.rate, rel=1e-6)
+
+    steps = 240
+
+    def measured(name, **settings):
+        traj = run_trajectory(ls, get_optimizer(name, **settings), x0=np.array([1.0, 1.0]), steps=steps)
+        norms = np.linalg.norm(eigen_error(ls, traj.params), axis=1)
+        usable = np.flatnonzero(norms > 1e-25 * norms[0])[-1]  # stay above float32's floor
+        first = usable // 2
+        return (norms[usable] / norms[first]) ** (1 / (usable - first)), usable
+
+    rate, _ = measured("gd", learning_rate=gd.learning_rate)
+    assert rate == pytest.approx((kappa - 1) / (kappa + 1), rel=2e-3)
+    rate, usable = measured("momentum", learning_rate=heavy.learning_rate, momentum=heavy.momentum)
+    # critically damped modes decay like (1 + k(1 − r)) rᵏ: over [k/2, k] that adds at most 2^(2/k)
+    assert root * (1 - 1e-3) <= rate <= root * 2 ** (2 / usable)
+
+
+def test_a_negative_eigenvalue_has_no_optimal_parameters():
+    lam = [-1.0, 2.0]
+    assert theory.optimal_gd(lam) is None and theory.optimal_momentum(lam) is None
+    assert np.all(theory.gd_rate(lam, np.linspace(0.01, 2, 50)) > 1)
+    assert np.all(theory.momentum_rate_grid(lam, np.linspace(0.01, 2, 20), np.linspace(0, 0.99, 10)) > 1)
+
+
+# --- local models ----------------------------------------------------------
+def test_local_models_at_rosenbrocks_minimum_and_the_saddle():
+    rosen = critical_point_model(get_landscape("rosenbrock"))
+    assert isinstance(rosen, LocalQuadratic)
+    np.testing.assert_allclose(rosen.hessian, [[802.0, -400.0], [-400.0, 200.0]], rtol=1e-5)
+    saddle = critical_point_model(get_landscape("saddle"), "saddle")
+    assert isinstance(saddle, IndefiniteQuadratic) and not saddle.has_residuals
+    np.testing.assert_allclose(saddle.eigenvalues, [-1.0, 2.0], atol=1e-5)
+    assert saddle.critical_points()[0].kind == "saddle"
+    # the model agrees with the landscape to second order
+    ls = get_landscape("rosenbrock")
+    d = jnp.array([1e-2, -2e-2])
+    assert float(rosen.loss(jnp.array([1.0, 1.0]) + d)) == pytest.approx(float(ls.loss(jnp.array([1.0, 1.0]) + d)), rel=0.05)
+    with pytest.raises(ValueError):
+        run_trajectory(saddle, get_optimizer("damped_ggn"), steps=2)
+
+
+# --- curvature models ------------------------------------------------------
+def test_newton_preconditioned_spectrum_is_all_ones():
+    for ls in (
+        get_landscape("quadratic", condition_number=1e4, angle=0.3),
+        quadratic_from_spectrum(log_uniform_spectrum(20, 1e-3, 1.0), seed=1),
+        critical_point_model(get_landscape("saddle"), "saddle"),
+    ):
+        run = run_with_preconditioner(ls, get_optimizer("newton"), ls.hessian, steps=3)
+        np.testing.assert_allclose(run.spectrum, 1.0, atol=1e-3)
+
+
+def test_saddle_free_newton_shows_minus_one_along_negative_curvature():
+    ls = critical_point_model(get_landscape("saddle"), "saddle")
+    run = run_with_preconditioner(ls, get_optimizer("saddle_free_newton", damping=0.0), ls.hessian, steps=2)
+    np.testing.assert_allclose(run.spectrum, [[-1.0, 1.0]] * 2, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lbfgs_model_tends_to_the_inverse_hessian(seed):
+    rng = np.random.default_rng(seed)
+    ls = get_landscape("quadratic", condition_number=10 ** rng.uniform(0.5, 4), angle=rng.uniform(-3, 3))
+    run = run_with_preconditioner(ls, get_optimizer("lbfgs"), ls.hessian, steps=20)
+    distance = distance_from_newton(run.spectrum)
+    assert distance[0] > 1  # no pairs yet: P = I
+    assert distance[-1] < 0.02
+
+
+def test_lbfgs_matrix_is_the_bfgs_recursion_over_the_stored_pairs():
+    """Independent reference: Hₖ₊₁ = (I − ρ s yᵀ) Hₖ (I − ρ y sᵀ) + ρ s sᵀ from H₀ = γI, dense."""
+    ls = quadratic_from_spectrum(log_uniform_spectrum(5, 0.05, 1.0), seed=4)
+    m = 3
+    run = run_with_preconditioner(ls, get_optimizer("lbfgs", memory_size=m), ls.hessian, x0=np.ones(5), steps=6)
+    params, grads = np.asarray(run.trajectory.params, np.float64), np.asarray(run.trajectory.grads, np.float64)
+    for j in range(1, 6):
+        pairs = [(params[i] - params[i - 1], grads[i] - grads[i - 1]) for i in range(1, j + 1)][-m:]
+        s_new, y_new = pairs[-1]
+        h = np.eye(5) * (s_new @ y_new) / (y_new @ y_new)
+        for s, y in pairs:
+            rho = 1 / (s @ y)
+            v = np.eye(5) - rho * np.outer(y, s)
+            h = v.T @ h @ v + rho * np.outer(s, s)
+        np.testing.assert_allclose(run.preconditioners[j], h, rtol=2e-3, atol=2e-3 * np.abs(h).max())
+
+
+def test_adam_matrix_is_the_bias_corrected_second_moment():
+    ls = get_landscape("quadratic", condition_number=30.0, angle=0.5)
+    b2, eps = 0.99, 1e-3
+    run = run_with_preconditioner(ls, get_optimizer("adam", learning_rate=0.05, b2=b2, eps=eps), ls.hessian, steps=12)
+    grads = np.asarray(run.trajectory.grads, np.float64)
+    for j in range(12):
+        t = j + 1
+        v = sum((1 - b2) * b2 ** (t - 1 - i) * grads[i] ** 2 for i in range(t))
+        np.testing.assert_allclose(np.diag(run.preconditioners[j]), 1 / (np.sqrt(v / (1 - b2**t)) + eps), rtol=1e-4)
+
+
+def test_damped_gauss_newton_matrix_and_noise():
+    quad = get_landscape("quadratic", condition_number=100.0, angle=0.2)
+    noisy = NoisyQuadratic(quad, 1.0, 2.0)
+    for ls in (quad, noisy):
+        run = run_with_preconditioner(ls, get_optimizer("damped_ggn", damping=0.1), quad.hessian, steps=5)
+        expected = np.linalg.inv(np.asarray(quad.hessian, np.float64) + 0.1 * np.eye(2))
+        np.testing.assert_allclose(run.preconditioners, np.broadcast_to(expected, (5, 2, 2)), rtol=1e-4)
+        lam = np.asarray(quad.eigenvalues, np.float64)
+        np.testing.assert_allclose(run.spectrum[-1], np.sort(lam / (lam + 0.1)), rtol=1e-4)
+
+
+def test_spectrum_forms_agree():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 4))
+    h = a @ a.T + 0.1 * np.eye(4)
+    b = rng.standard_normal((3, 4, 4))
+    p = b @ np.swapaxes(b, -1, -2)
+    reference = np.sort(np.linalg.eigvals(p @ h).real, axis=-1)
+    np.testing.assert_allclose(preconditioned_spectrum(p, h), reference, rtol=1e-8)
+
+
+def test_new_hyperparameters_do_not_recompile(caplog):
+    ls = get_landscape("quadratic", condition_number=50.0)
+    for name in ("lbfgs", "adam", "newton"):
+        run_with_preconditioner(ls, get_optimizer(name), ls.hessian, steps=30)
+    jax.config.update("jax_log_compiles", True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="jax"):
+            other = get_landscape("quadratic", condition_number=7.0, angle=1.0)
+            run_with_preconditioner(other, get_optimizer("lbfgs", learning_rate=0.5, memory_size=3), other.hessian, steps=30)
+            run_with_preconditioner(other, get_optimizer("adam", learning_rate=0.2, eps=1e-3), other.hessian, steps=30)
+            run_with_preconditioner(other, get_optimizer("newton", damping=0.5), other.hessian, steps=30)
+            run_with_preconditioner(other, get_optimizer("adam"), other.hessian, steps=50)  # same scan length
+    finally:
+        jax.config.update("jax_log_compiles", False)
+    compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage() or "compil" in r.getMessage().lower()]
+    assert not compiles, compiles
+
+
+# --- the page ----------------------------------------------------------------
+APP = "../app.py"
+PAGE = "pages/eigenspace.py"
+
+
+def open_page(query: dict | None = None, run: bool = True):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(PAGE)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    if run:
+        at.run()
+    return at
+
+
+def numbers_in(node):
+    """Every number of a plotly figure's JSON, typed arrays (base64) decoded."""
+    import base64
+
+    if isinstance(node, dict):
+        if "bdata" in node and "dtype" in node:
+            yield from np.frombuffer(base64.b64decode(node["bdata"]), dtype=np.dtype(node["dtype"])).astype(float)
+            return
+        for value in node.values():
+            yield from numbers_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from numbers_in(value)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield float(node)
+    elif node is None:
+        return
+
+
+def check_page(at, charts: int = 1):
+    import json
+
+    assert not at.exception, [e.value for e in at.exception]
+    figures = at.get("plotly_chart")
+    assert len(figures) >= charts
+    for chart in figures:
+        spec = json.loads(chart.proto.spec)
+        values = np.fromiter(numbers_in(spec["data"]), float)
+        assert values.size and np.all(np.isfinite(values)), "a figure carries a non-finite value"
+    return figures
+
+
+def test_page_defaults_draw_every_panel():
+    at = open_page()
+    figures = check_page(at, charts=7)  # 2 landscapes, 2 directions, 2 rates, 1 spectrum
+    assert not at.warning
+    assert any("Eigenspace" in t.value for t in at.title)
+
+
+def test_optimal_buttons_set_the_closed_form_values():
+    at = open_page({"condition_number": "50", "methods": ["gd", "momentum"]})
+    kappa = 50.0
+    at.button(key="optimal_gd").click().run()
+    assert at.select_slider(key="gd.learning_rate").value == pytest.approx(2 / (1 / kappa + 1), rel=1e-5)
+    at.button(key="optimal_momentum").click().run()
+    root = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    assert at.select_slider(key="momentum.learning_rate").value == pytest.approx((2 / (np.sqrt(1 / kappa) + 1)) ** 2, rel=1e-5)
+    assert at.select_slider(key="momentum.momentum").value == pytest.approx(root**2, rel=1e-5)
+    check_page(at, charts=4)
+
+
+def test_optimal_buttons_are_disabled_at_the_saddle():
+    at = open_page({"problem": "saddle", "methods": ["gd", "momentum", "damped_ggn", "newton"]})
+    check_page(at, charts=4)
+    assert at.button(key="optimal_gd").disabled and at.button(key="optimal_momentum").disabled
+    assert any("Gauss–Newton does not apply" in w.value for w in at.warning)
+
+
+def test_presets_run_and_draw_finite_figures():
+    from ui.eigenspace import PRESETS
+
+    at = open_page()
+    for name in PRESETS:
+        at.selectbox(key="lesson").set_value(name).run()
+        check_page(at, charts=3)
+        assert any(PRESETS[name]["title"] in i.value for i in at.info)
+
+
+def test_preset_link_applies_optimal_parameters():
+    at = open_page({"preset": "optimal_momentum"})
+    check_page(at, charts=4)
+    best = theory.optimal_momentum([0.01, 1.0])
+    assert at.select_slider(key="momentum.momentum").value == pytest.approx(best.momentum, rel=1e-5)
+
+
+def test_slider_extremes():
+    at = open_page({
+        "problem": "spectrum", "dimension": "50", "lambda_min": "0.0001", "lambda_max": "1",
+        "steps": "1000", "noise_scale": "3", "batch_size": "1",
+        "methods": ["gd", "momentum", "lbfgs", "newton"], "gd.learning_rate": "10", "momentum.momentum": "0.999",
+        "directions": ["1", "25", "50"],
+    })  # fmt: skip
+    check_page(at, charts=5)
+    at = open_page({"condition_number": "10000", "angle": "3.1416", "methods": ["gd", "momentum", "adam"],
+                    "steps": "10", "gd.learning_rate": "0.00001", "adam.eps": "1"})  # fmt: skip
+    check_page(at, charts=5)
+
+
+def test_bad_url_values_fall_back_with_a_note():
+    at = open_page({"condition_number": "abc", "methods": ["gd", "nonsense"], "problem": "spectrum",
+                    "lambda_min": "50", "lambda_max": "1"})  # fmt: skip
+    check_page(at, charts=2)
+    notes = " ".join(w.value for w in at.warning)
+    assert "nonsense" in notes and "λ₁" in notes

@@ -1,0 +1,1 @@
+"""Reusable pieces of the Streamlit app: URL-bound controls, figures, cached runs, lesson presets."""

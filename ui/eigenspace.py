@@ -1,0 +1,750 @@
+"""The Eigenspace page's controls, computations and views (``pages/eigenspace.py`` puts them together).
+
+URL keys: ``problem``; ``condition_number``, ``angle`` (2-D quadratic);
+``dimension``, ``lambda_min``, ``lambda_max`` (n-D spectrum); ``noise_scale``,
+``batch_size``, ``seed``; ``steps``; ``methods`` (one entry per optimizer)
+with their settings as ``gd.learning_rate``, ``momentum.momentum``, ...;
+``directions`` (n-D); ``effective``; ``lesson``. A link with
+``preset=<name>`` applies a lesson and is then rewritten as those keys.
+
+All mathematics lives in the library: ``optimizers.theory`` (closed forms,
+rates, optimal parameters), ``optimizers.preconditioners`` (each method's P
+and the spectrum of P·H) and ``landscapes.local_model`` (the quadratic model
+at a critical point). This module only wires them to widgets and figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from landscapes import LANDSCAPES, NoisyQuadratic, Quadratic, WithGradientNoise, get_landscape
+from landscapes import ill_conditioned_quadratic, log_uniform_spectrum, quadratic_from_spectrum
+from landscapes.local_model import IndefiniteQuadratic, critical_point_model
+from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
+from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
+from parameters import Parameter
+from ui import controls, eigenspace_plots, plots
+from ui.explanations import look_for
+from ui.explorer import PRIMARY, SWITCHES, _docstring_markdown
+from ui.runs import Grid, Items, RunResult, _loss_on_grid, items
+
+PROBLEMS = {
+    "quadratic": "2-D quadratic (condition number, angle)",
+    "spectrum": "n-D quadratic, log-uniform spectrum",
+    "rosenbrock": "Rosenbrock's minimum (local quadratic model)",
+    "saddle": "The saddle of x² + ¼(y² − 1)² (local quadratic model)",
+}
+CONDITION = LANDSCAPES["quadratic"].parameters["condition_number"]
+ANGLE = LANDSCAPES["quadratic"].parameters["angle"]
+DIMENSION = Parameter(20, 2, 50, integer=True, label="dimension n")
+LAMBDA_MIN = Parameter(1e-3, 1e-4, 100.0, log=True, label="smallest eigenvalue λ₁")
+LAMBDA_MAX = Parameter(1.0, 0.5, 100.0, log=True, label="largest eigenvalue λₙ")
+MAX_CONDITION = 1e4
+NOISE = LANDSCAPES["noisy_quadratic"].parameters["noise_scale"]._replace(default=0.0)
+BATCH = LANDSCAPES["noisy_quadratic"].parameters["batch_size"]
+STEPS = Parameter(200, 10, 1000, log=True, integer=True, label="steps")
+SEED = Parameter(0, 0, 2**31 - 1, integer=True, label="seed")
+DEFAULT_METHODS = ("gd", "momentum", "adam", "lbfgs", "newton")
+MAX_DIRECTIONS = 6
+NONE = "none"
+# This page's defaults where the registry's suit the 2-D explorer less well than a quadratic with λ_max = 1.
+PAGE_DEFAULTS = {
+    "gd": {"learning_rate": 1.0},
+    "momentum": {"learning_rate": 1.0, "momentum": 0.5},
+    "nesterov": {"learning_rate": 1.0, "momentum": 0.5},
+    "adam": {"learning_rate": 0.1},
+    "mlbfgs": {"learning_rate": 1.0},
+}
+STEP_SIZED = ("gd", "momentum", "nesterov")  # their α is rescaled to 1/|λ|max when the problem changes
+COLORS = {
+    name: color
+    for name, color in zip(
+        OPTIMIZERS,
+        ("#1f77b4", "#d62728", "#8c564b", "#2ca02c", "#e377c2", "#bcbd22",
+         "#111111", "#7f7f7f", "#ff7f0e", "#9467bd", "#17becf", "#006d2c"),
+    )
+}  # fmt: skip
+TOLERANCE = 0.1  # "close to Newton": every eigenvalue of P·H within a factor e^0.1 ≈ 1.105 of 1
+
+PRESETS: dict[str, dict] = {
+    "optimal_momentum": dict(
+        title="Optimal momentum: about √κ steps instead of κ",
+        lesson=(
+            "A valley with condition number 100. Both methods sit at their optimal parameters (the gold stars). "
+            "Gradient descent shrinks its slowest direction by (κ − 1)/(κ + 1) ≈ 0.98 per step; momentum, "
+            "critically damped at both ends of the spectrum, by (√κ − 1)/(√κ + 1) ≈ 0.82. The dotted closed forms "
+            "lie on the measured curves."
+        ),
+        state=dict(problem="quadratic", condition_number=100.0, angle=0.5, steps=200, methods=["gd", "momentum"]),
+        optimal=("gd", "momentum"),
+    ),
+    "d2l": dict(
+        title="Too large a step diverges in one direction; momentum copes (d2l.ai)",
+        lesson=(
+            "d2l.ai's L = 0.1x₁² + 2x₂² is this quadratic with κ = 20 scaled by 4, so its α = 0.6 is 2.4 here. "
+            "Along direction 2 (λ = 1), gradient descent multiplies the error by 1 − 2.4 = −1.4 per step and diverges, "
+            "while direction 1 converges. Momentum with β = 0.5 is stable up to αλ < 2 + 2β = 3: both directions shrink."
+        ),
+        state=dict(
+            problem="quadratic", condition_number=20.0, angle=0.0, steps=60, methods=["gd", "momentum"],
+            settings={"gd": {"learning_rate": 2.4}, "momentum": {"learning_rate": 2.4, "momentum": 0.5}},
+        ),  # fmt: skip
+    ),
+    "ringing": dict(
+        title="Complex roots: momentum rings at rate √β",
+        lesson=(
+            "With β = 0.9 every direction with (1 + β − αλ)² < 4β has complex roots: its error oscillates inside an "
+            "envelope shrinking by √β ≈ 0.95 per step, whatever λ. On the heatmap that is the plateau where the "
+            "rate depends on β only. Lower β to the critical value and the ringing stops."
+        ),
+        state=dict(
+            problem="quadratic", condition_number=100.0, angle=0.3, steps=150, methods=["momentum"],
+            settings={"momentum": {"learning_rate": 1.0, "momentum": 0.9}},
+        ),  # fmt: skip
+    ),
+    "curvature": dict(
+        title="How fast each method learns the curvature (n = 20)",
+        lesson=(
+            "A 20-dimensional quadratic with eigenvalues from 0.001 to 1. Newton's P·H is the identity from the "
+            "first step. L-BFGS pulls its eigenvalues towards 1 as its curvature pairs accumulate; mL-BFGS does so "
+            "more slowly (its pairs come every T steps, from moving averages). Adam's diagonal 1/(√v̂ + ε) follows "
+            "gradient sizes, not curvature: its spectrum stays spread over decades."
+        ),
+        state=dict(
+            problem="spectrum", dimension=20, lambda_min=0.001, lambda_max=1.0, steps=200,
+            methods=["adam", "lbfgs", "mlbfgs", "newton"],
+            settings={"lbfgs": {"memory_size": 20}, "mlbfgs": {"pair_interval": 5, "memory_size": 20}},
+        ),  # fmt: skip
+    ),
+    "noise": dict(
+        title="Curvature models under noise: L-BFGS against mL-BFGS",
+        lesson=(
+            "The same 2-D quadratic with minibatch noise (σ = 0.3, batch size 4). Plain L-BFGS builds its pairs "
+            "from differences of noisy gradients: its P·H jumps around, sometimes far from 1. mL-BFGS's moving "
+            "averages filter the noise: its curvature model settles. Gauss–Newton uses exact curvature, so only "
+            "its damping separates it from 1. Set the noise to 0 to compare."
+        ),
+        state=dict(
+            problem="quadratic", condition_number=100.0, angle=0.5, noise_scale=0.3, batch_size=4, steps=300,
+            methods=["lbfgs", "mlbfgs", "damped_ggn"], settings={"mlbfgs": {"pair_interval": 5}},
+        ),  # fmt: skip
+    ),
+    "rosenbrock": dict(
+        title="Rosenbrock's valley, straightened: κ ≈ 2500 at the minimum",
+        lesson=(
+            "The local quadratic model at Rosenbrock's minimum (1, 1) has eigenvalues 0.40 and 1002. At the optimal "
+            "step gradient descent still needs thousands of steps along the valley floor (direction 1); optimal "
+            "momentum about √κ ≈ 50 per decade of error. Newton needs one step."
+        ),
+        state=dict(problem="rosenbrock", steps=400, methods=["gd", "momentum", "newton"]),
+        optimal=("gd", "momentum"),
+    ),
+    "saddle": dict(
+        title="At a saddle: growth along negative curvature, and Newton's P·H = 1",
+        lesson=(
+            "The local model at the saddle of x² + ¼(y² − 1)² has eigenvalues −1 and 2. Along direction 1 (λ = −1) "
+            "gradient descent multiplies the error by 1 + α > 1 for every α: it leaves the saddle, and no "
+            "learning rate makes both directions converge, so the optimal parameters do not exist. Newton's P·H "
+            "is 1 in both directions: it is attracted to the saddle. Saddle-free Newton's is −1 along the negative "
+            "direction: it is repelled."
+        ),
+        state=dict(problem="saddle", steps=30, methods=["gd", "momentum", "newton", "saddle_free_newton"],
+                   settings={"gd": {"learning_rate": 0.3}, "momentum": {"learning_rate": 0.3, "momentum": 0.5},
+                             "saddle_free_newton": {"learning_rate": 0.5}}),  # fmt: skip
+    ),
+}
+
+
+def setting_key(name: str, setting: str) -> str:
+    return f"{name}.{setting}"
+
+
+def round_for_url(value: float) -> float:
+    """What ``controls.format_number`` writes: a value set by a button survives a copied link exactly."""
+    return float(controls.format_number(value))
+
+
+# --- the problem -----------------------------------------------------------------
+class Settings(NamedTuple):
+    problem: str
+    parameters: Items  # the problem's own parameters
+    noise_scale: float
+    batch_size: int
+    seed: int
+    steps: int
+    methods: tuple[tuple[str, Items], ...]  # (optimizer, settings)
+    directions: tuple[int, ...]
+    effective: bool  # scale P by the learning rate α
+    lesson: str
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def build_problem(problem: str, parameters: Items) -> Quadratic:
+    """The quadratic the page studies (``st.cache_resource``: built once per setting, shared)."""
+    values = dict(parameters)
+    if problem == "quadratic":
+        return ill_conditioned_quadratic(values["condition_number"], values["angle"])
+    if problem == "spectrum":
+        spectrum = log_uniform_spectrum(values["dimension"], values["lambda_min"], values["lambda_max"])
+        return quadratic_from_spectrum(spectrum, seed=0)
+    if problem == "rosenbrock":
+        return critical_point_model(get_landscape("rosenbrock"), "minimum")
+    if problem == "saddle":
+        return critical_point_model(get_landscape("saddle"), "saddle")
+    raise ValueError(f"unknown problem {problem!r}")
+
+
+def with_noise(quadratic: Quadratic, noise_scale: float, batch_size: int):
+    """The minibatch version: Zhang et al.'s noisy quadratic, or a gradient-noise tilt where A⁻¹ does not exist."""
+    if noise_scale <= 0:
+        return quadratic
+    if isinstance(quadratic, IndefiniteQuadratic):  # c ~ N(θ*, σ²A⁻¹/B) needs A positive definite
+        return WithGradientNoise(quadratic, noise_scale / np.sqrt(batch_size))
+    return NoisyQuadratic(quadratic, noise_scale, float(batch_size))
+
+
+def eigen_data(quadratic: Quadratic) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """λ (ascending), Q and θ* in float64."""
+    return (
+        np.asarray(quadratic.eigenvalues, np.float64),
+        np.asarray(quadratic.eigenvectors, np.float64),
+        np.asarray(quadratic.minimum, np.float64),
+    )
+
+
+def hessian64(quadratic: Quadratic) -> np.ndarray:
+    lam, q, _ = eigen_data(quadratic)
+    return (q * lam) @ q.T
+
+
+def start_point(problem: str, quadratic: Quadratic) -> np.ndarray:
+    """2-D: the landscape's default start; n-D: every eigen-component of the error starts at 1."""
+    lam, q, minimum = eigen_data(quadratic)
+    if problem == "spectrum":
+        return (minimum + q @ np.ones(lam.size)).astype(np.float32)
+    return np.asarray(quadratic.default_start, np.float32)
+
+
+# --- runs -------------------------------------------------------------------------
+class MethodRun(NamedTuple):
+    params: np.ndarray  # (steps + 1, n) float32
+    loss: np.ndarray  # (steps + 1,)
+    diverged_at: int | None
+    components: np.ndarray  # (steps + 1, n): x = Qᵀ(θ − θ*), float64
+    predicted: np.ndarray | None  # the closed form (GD, momentum), same shape
+    spectrum: np.ndarray | None  # (steps, n): eigenvalues of P·H (methods with a curvature model)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def compute_method(
+    problem: str, parameters: Items, noise_scale: float, batch_size: int, seed: int, name: str, settings: Items,
+    steps: int,
+) -> MethodRun:  # fmt: skip
+    """One optimizer on the problem; raises ``ValueError`` when it does not apply."""
+    quadratic = build_problem(problem, parameters)
+    landscape = with_noise(quadratic, noise_scale, batch_size)
+    optimizer = get_optimizer(name, **dict(settings))
+    x0 = start_point(problem, quadratic)
+    spectrum = None
+    if name in PRECONDITIONED:
+        run = run_with_preconditioner(landscape, optimizer, hessian64(quadratic), x0, steps, seed)
+        trajectory, spectrum = run.trajectory, run.spectrum
+    else:
+        trajectory = run_trajectory(landscape, optimizer, x0, steps, seed)
+    lam, q, minimum = eigen_data(quadratic)
+    components = (np.asarray(trajectory.params, np.float64) - minimum) @ q
+    predicted = theory.theory_components(name, lam, components[0], dict(settings), steps)
+    return MethodRun(
+        np.asarray(trajectory.params, np.float32), np.asarray(trajectory.loss, np.float32), trajectory.diverged_at,
+        components, predicted, spectrum,
+    )  # fmt: skip
+
+
+def compute(settings: Settings) -> tuple[dict[str, MethodRun], list[str]]:
+    done, problems = {}, []
+    for name, values in settings.methods:
+        try:
+            done[name] = compute_method(
+                settings.problem, settings.parameters, settings.noise_scale, settings.batch_size, settings.seed,
+                name, values, settings.steps,
+            )  # fmt: skip
+        except ValueError as error:
+            problems.append(f"**{OPTIMIZERS[name].title} does not apply here.** {error}")
+    return done, problems
+
+
+# --- presets and callbacks ----------------------------------------------------------
+def method_state(name: str, settings: dict | None = None) -> dict:
+    settings = settings or {}
+    info = OPTIMIZERS[name]
+    state = {
+        setting_key(name, k): settings.get(k, PAGE_DEFAULTS.get(name, {}).get(k, spec.default))
+        for k, spec in info.hyperparameters.items()
+    }
+    state |= {setting_key(name, k): bool(settings.get(k, info.options[k].default)) for k in SWITCHES if k in info.options}
+    return state
+
+
+def problem_parameters_state(problem: str, values: dict) -> dict:
+    specs = problem_specs(problem)
+    return {k: values.get(k, spec.default) for k, spec in specs.items()}
+
+
+def optimal_state(quadratic: Quadratic, names) -> dict:
+    """Slider values for the closed forms' optimal parameters (GD: α; momentum: α and β)."""
+    lam = eigen_data(quadratic)[0]
+    state = {}
+    best_gd, best_momentum = theory.optimal_gd(lam), theory.optimal_momentum(lam)
+    if "gd" in names and best_gd is not None:
+        state[setting_key("gd", "learning_rate")] = round_for_url(best_gd.learning_rate)
+    if "momentum" in names and best_momentum is not None:
+        state[setting_key("momentum", "learning_rate")] = round_for_url(best_momentum.learning_rate)
+        state[setting_key("momentum", "momentum")] = round_for_url(best_momentum.momentum)
+    return state
+
+
+def preset_state(name: str) -> dict:
+    preset = PRESETS[name]
+    given = preset["state"]
+    problem = given["problem"]
+    state = dict(
+        lesson=name, problem=problem, noise_scale=given.get("noise_scale", NOISE.default),
+        batch_size=given.get("batch_size", BATCH.default), seed=given.get("seed", 0), steps=given["steps"],
+        methods=list(given["methods"]), effective=False,
+    )  # fmt: skip
+    state |= problem_parameters_state(problem, given)
+    for method in OPTIMIZERS:
+        state |= method_state(method, given.get("settings", {}).get(method))
+    if preset.get("optimal"):
+        parameters = items({k: state[k] for k in problem_specs(problem)})
+        state |= optimal_state(build_problem(problem, parameters), preset["optimal"])
+    return state
+
+
+def apply_preset_from_link():
+    if "preset" not in st.query_params:
+        return
+    name = st.query_params["preset"]
+    del st.query_params["preset"]
+    if name not in PRESETS:
+        controls.note(f"The link's `preset={name}` is not a lesson; choose one of {', '.join(PRESETS)}.")
+        return
+    controls.set_state(preset_state(name))
+
+
+def _on_lesson_change():
+    name = st.session_state["lesson"]
+    if name in PRESETS:
+        controls.set_state(preset_state(name))
+
+
+def _current_parameters(problem: str) -> Items:
+    return items({k: st.session_state.get(k, spec.default) for k, spec in problem_specs(problem).items()})
+
+
+def _on_problem_change():
+    """Rescale the first-order methods' α to 1/|λ|max of the new problem (on the sliders' grid)."""
+    problem = st.session_state["problem"]
+    try:
+        lam = eigen_data(build_problem(problem, _current_parameters(problem)))[0]
+    except (KeyError, ValueError):
+        return
+    grid = np.array(controls.slider_grid(OPTIMIZERS["gd"].hyperparameters["learning_rate"]))
+    alpha = float(grid[np.argmin(np.abs(np.log(grid) - np.log(1.0 / np.abs(lam).max())))])
+    controls.set_state({setting_key(name, "learning_rate"): alpha for name in STEP_SIZED})
+
+
+def _on_optimal_gd():
+    problem = st.session_state["problem"]
+    controls.set_state(optimal_state(build_problem(problem, _current_parameters(problem)), ["gd"]))
+
+
+def _on_optimal_momentum():
+    problem = st.session_state["problem"]
+    controls.set_state(optimal_state(build_problem(problem, _current_parameters(problem)), ["momentum"]))
+
+
+# --- the sidebar ----------------------------------------------------------------------
+def problem_specs(problem: str) -> dict[str, Parameter]:
+    if problem == "quadratic":
+        return {"condition_number": CONDITION, "angle": ANGLE}
+    if problem == "spectrum":
+        return {"dimension": DIMENSION, "lambda_min": LAMBDA_MIN, "lambda_max": LAMBDA_MAX}
+    return {}
+
+
+def multichoice(key, options, titles, *, label, default, where=st, max_selections=None, help=None) -> list:
+    """A URL-bound multiselect (shown and written by titles; names also accepted; bad entries noted)."""
+    by_title = {titles[o]: o for o in options}
+    raw = st.query_params.get_all(key) if key in st.query_params else []
+    bind = controls.BIND
+    if raw:
+        bad = [r for r in raw if r not in by_title and r not in options]
+        if bad:
+            controls.note(
+                f"The link's `{key}={', '.join(bad)}` was ignored: choose among {', '.join(by_title)}. Using the default."
+            )
+        if bad or not all(r in by_title for r in raw):
+            chosen = [by_title.get(r, r) for r in raw if r not in bad]
+            if not bad:
+                st.session_state[key] = list(dict.fromkeys(chosen))[:max_selections]
+            try:
+                del st.query_params[key]
+            except Exception:  # noqa: BLE001 — bound earlier: the widget rewrites it
+                pass
+            bind = None
+    if key in st.session_state and not all(v in options for v in st.session_state[key]):
+        del st.session_state[key]  # options changed (fewer dimensions)
+    return where.multiselect(
+        label, options, default=list(default), format_func=titles.__getitem__, key=key, bind=bind,
+        max_selections=max_selections, help=help,
+    )  # fmt: skip
+
+
+def _lesson_picker(where) -> str:
+    titles = {NONE: "— pick a lesson —", **{k: p["title"] for k, p in PRESETS.items()}}
+    return controls.choice(
+        "lesson", [NONE, *PRESETS], titles, label="Lesson", default=NONE, where=where, on_change=_on_lesson_change,
+        help="Each lesson sets up one phenomenon; every control stays free to move.",
+    )  # fmt: skip
+
+
+def _problem_controls(where) -> tuple[str, Items]:
+    problem = controls.choice(
+        "problem", list(PROBLEMS), PROBLEMS, label="Quadratic", default="quadratic", where=where,
+        on_change=_on_problem_change,
+    )  # fmt: skip
+    values = {k: controls.parameter_slider(k, spec, where=where) for k, spec in problem_specs(problem).items()}
+    if problem == "spectrum":
+        low, high = values["lambda_min"], values["lambda_max"]
+        if low > high or high / low > MAX_CONDITION:
+            fixed = min(max(low, high / MAX_CONDITION), high)
+            where.warning(
+                f"λ₁ = {low:g} with λₙ = {high:g} gives κ outside [1, 10⁴]: using λ₁ = {fixed:.4g}.", icon="⚠️"
+            )
+            values["lambda_min"] = fixed
+    return problem, items(values)
+
+
+def _method_controls(name: str, where) -> Items:
+    info = OPTIMIZERS[name]
+    box = where.container(border=True)
+    box.markdown(f"<span style='color:{COLORS[name]}'>●</span> **{info.title}**", unsafe_allow_html=True)
+    values, more = {}, None
+    defaults = PAGE_DEFAULTS.get(name, {})
+    for setting, spec in info.hyperparameters.items():
+        spec = spec._replace(default=defaults.get(setting, spec.default))
+        if setting not in PRIMARY:
+            more = more or box.expander("more settings")
+        target = box if setting in PRIMARY else more
+        values[setting] = controls.parameter_slider(setting_key(name, setting), spec, where=target)
+    for setting, label in SWITCHES.items():
+        if setting in info.options:
+            values[setting] = controls.toggle(
+                setting_key(name, setting), label=label, default=bool(info.options[setting].default), where=box
+            )
+    return items(values)
+
+
+def sidebar_controls() -> Settings:
+    bar = st.sidebar
+    lesson = _lesson_picker(bar)
+    bar.subheader("Quadratic")
+    problem, parameters = _problem_controls(bar)
+    noise = controls.parameter_slider(
+        "noise_scale", NOISE, where=bar,
+        help="0: the exact quadratic. Above 0: each step sees a minibatch whose minimum is shifted at random "
+        "(Zhang et al., 2019); at the saddle, a random gradient tilt instead.",
+    )  # fmt: skip
+    batch, seed = BATCH.default, 0
+    if noise > 0:
+        batch = controls.parameter_slider("batch_size", BATCH, where=bar)
+        seed = controls.number("seed", SEED, where=bar)
+    steps = controls.parameter_slider("steps", STEPS, where=bar)
+    bar.subheader("Optimizers")
+    titles = {k: info.title for k, info in OPTIMIZERS.items()}
+    methods = multichoice("methods", list(OPTIMIZERS), titles, label="Methods", default=DEFAULT_METHODS, where=bar)
+    chosen = tuple((name, _method_controls(name, bar)) for name in methods)
+    n = eigen_data(build_problem(problem, parameters))[0].size
+    directions = tuple(range(n))
+    if n > 2:
+        default = sorted({0, n // 2, n - 1})
+        directions = tuple(
+            multichoice(
+                "directions", list(range(n)), {i: str(i + 1) for i in range(n)}, label="Eigen-directions to draw",
+                default=default, where=bar, max_selections=MAX_DIRECTIONS,
+                help="Numbered from the smallest eigenvalue (1) to the largest (n).",
+            )
+        )  # fmt: skip
+    effective = controls.toggle(
+        "effective", label="Curvature models: include α (the step actually taken)", where=bar,
+        help="Off: P·H with P the method's inverse-curvature model. On: αP·H, which is 1 for the step that lands "
+        "on the minimum.",
+    )  # fmt: skip
+    return Settings(problem, parameters, float(noise), int(batch), int(seed), int(steps), chosen, directions,
+                    bool(effective), lesson)  # fmt: skip
+
+
+# --- views --------------------------------------------------------------------------------
+def problem_summary(settings: Settings) -> str:
+    quadratic = build_problem(settings.problem, settings.parameters)
+    lam = eigen_data(quadratic)[0]
+    shown = ", ".join(f"{v:.4g}" for v in (lam if lam.size <= 6 else [lam[0], lam[1], lam[-2], lam[-1]]))
+    if lam.size > 6:
+        shown = shown.replace(f"{lam[1]:.4g}, ", f"{lam[1]:.4g}, …, ", 1)
+    text = f"**Eigenvalues** λ = ({shown}), n = {lam.size}"
+    if lam.min() > 0:
+        text += f"; condition number κ = {lam.max() / lam.min():.4g}."
+    else:
+        text += (
+            ". **Indefinite:** a negative eigenvalue makes this a saddle. Along it gradient descent and momentum grow "
+            "for every α > 0, so their rates exceed 1 everywhere and there are no optimal parameters; the closed forms "
+            "still describe every direction. Gauss–Newton needs a convex outer loss and does not apply."
+        )
+    if settings.noise_scale > 0:
+        text += (
+            " **Noisy:** the closed forms draw the expected error (the noise averages out of the linear recursion); "
+            "a single run scatters around it and settles at a noise floor."
+        )
+    return text
+
+
+def _grid(landscape, xs, ys) -> Grid:
+    return Grid(plots.f32(xs), plots.f32(ys), np.asarray(_loss_on_grid(landscape, xs, ys), np.float32))
+
+
+def _drawn(name: str, params: np.ndarray, loss: np.ndarray, diverged_at) -> plots.Drawn:
+    run = RunResult(plots.f32(params[None, :, :2]), plots.f32(loss[None]), np.zeros_like(plots.f32(params[None, :, :2])),
+                    (diverged_at,))  # fmt: skip
+    return plots.Drawn(OPTIMIZERS[name].title, COLORS[name], run)
+
+
+def legend(done: dict[str, MethodRun], closed_form: bool = False) -> str:
+    """One legend line for a row of figures (their own legends are hidden)."""
+    entries = [f"<span style='color:{COLORS[n]}'>━━</span> {OPTIMIZERS[n].title}" for n in done]
+    if closed_form and any(run.predicted is not None for run in done.values()):
+        entries.append("<span style='color:#111'>┈┈</span> closed form")
+    return "<small>" + " &nbsp; ".join(entries) + "</small>"
+
+
+def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
+    """2-D: the runs in the original coordinates and in the eigenbasis, side by side."""
+    quadratic = build_problem(settings.problem, settings.parameters)
+    lam, q, minimum = eigen_data(quadratic)
+    start = start_point(settings.problem, quadratic)
+    eigen_view = dataclasses.replace(quadratic, eigenvectors=jnp.eye(2, dtype=jnp.float32), minimum=jnp.zeros(2, jnp.float32))
+    x0 = (start - minimum) @ q
+    half = 1.15 * max(float(np.abs(x0).max()), 2.5)
+    (a0, a1), (b0, b1) = quadratic.bounds
+    resolution = 101
+    original_grid = _grid(quadratic, np.linspace(a0, a1, resolution), np.linspace(b0, b1, resolution))
+    eigen_grid = _grid(eigen_view, np.linspace(-half, half, resolution), np.linspace(-half, half, resolution))
+    originals = [_drawn(n, r.params, r.loss, r.diverged_at) for n, r in done.items()]
+    eigens = [_drawn(n, r.components, r.loss, r.diverged_at) for n, r in done.items()]
+    st.markdown(legend(done), unsafe_allow_html=True)
+    left, right = st.columns(2)
+    key = f"{settings.problem}{settings.parameters}"
+    with left:
+        st.markdown("**Original coordinates θ**")
+        figure = plots.landscape_figure(original_grid, quadratic, originals, start, view_key=key, height=540)
+        figure.update_layout(showlegend=False, margin=dict(t=10))
+        st.plotly_chart(figure, key="eigen_original_plot", width="stretch", config={"displaylogo": False})
+    with right:
+        st.markdown(r"**Eigenbasis x = Qᵀ(θ − θ\*)**: x₁ along λ₁, x₂ along λ₂")
+        figure = plots.landscape_figure(eigen_grid, eigen_view, eigens, x0, view_key=key, height=540)
+        figure.update_layout(
+            showlegend=False, margin=dict(t=10), xaxis=dict(range=[-half, half], title="x₁"),
+            yaxis=dict(range=[-half, half], title="x₂"),
+        )  # fmt: skip
+        st.plotly_chart(figure, key="eigen_basis_plot", width="stretch", config={"displaylogo": False})
+    angle = np.degrees(np.arctan2(q[1, 0], q[0, 0]))
+    st.caption(
+        f"The same runs in both panels. The eigenbasis rotates the picture by {-angle:.1f}° (and flips an axis where "
+        "Q has a reflection) so that the valley's axes become the coordinate axes: each coordinate then evolves on "
+        "its own. ▶ plays the steps in each panel."
+    )
+
+
+def direction_views(settings: Settings, done: dict[str, MethodRun]):
+    quadratic = build_problem(settings.problem, settings.parameters)
+    lam = eigen_data(quadratic)[0]
+    if not settings.directions:
+        st.info("Choose eigen-directions to draw in the sidebar.")
+        return
+    st.markdown(legend(done, closed_form=True), unsafe_allow_html=True)
+    columns = st.columns(min(len(settings.directions), 3 if lam.size > 2 else 2))
+    for panel, i in enumerate(settings.directions):
+        measured, predicted = [], []
+        for name, run in done.items():
+            end = run.components.shape[0] if run.diverged_at is None else run.diverged_at
+            measured.append((OPTIMIZERS[name].title, COLORS[name], run.components[:end, i]))
+            if run.predicted is not None:
+                predicted.append((OPTIMIZERS[name].title, run.predicted[:, i]))
+        with columns[panel % len(columns)]:
+            figure = eigenspace_plots.direction_figure(i, float(lam[i]), measured, predicted)
+            st.plotly_chart(figure, key=f"direction_plot_{i}", width="stretch", config={"displaylogo": False})
+    st.caption(
+        "Solid: the measured error |xᵢᵏ| along each eigen-direction. Dotted: the closed forms, "
+        "GD xᵢᵏ = (1 − αλᵢ)ᵏxᵢ⁰ and momentum from the roots of R = [[β, λᵢ], [−αβ, 1 − αλᵢ]]. "
+        "A curve that stops has diverged."
+    )
+
+
+def rate_views(settings: Settings):
+    quadratic = build_problem(settings.problem, settings.parameters)
+    lam = eigen_data(quadratic)[0]
+    chosen = dict(settings.methods)
+    if "gd" not in chosen and "momentum" not in chosen:
+        st.caption("Add gradient descent or heavy-ball momentum to the methods to see their rates.")
+        return
+    best_gd, best_momentum = theory.optimal_gd(lam), theory.optimal_momentum(lam)
+    reason = "no step size converges along a negative eigenvalue" if best_gd is None else None
+    left, right = st.columns(2)
+    if "gd" in chosen:
+        alpha = float(dict(chosen["gd"])["learning_rate"])
+        with left:
+            st.plotly_chart(eigenspace_plots.gd_rate_figure(lam, alpha), key="gd_rate_plot", width="stretch",
+                            config={"displaylogo": False})  # fmt: skip
+            label = "Set the optimal α" if best_gd is None else f"Set the optimal α = 2/(λ₁ + λₙ) = {best_gd.learning_rate:.4g}"
+            st.button(label, key="optimal_gd", on_click=_on_optimal_gd, disabled=best_gd is None, help=reason,
+                      icon=":material/star:")  # fmt: skip
+    if "momentum" in chosen:
+        values = dict(chosen["momentum"])
+        with right:
+            st.plotly_chart(
+                eigenspace_plots.momentum_rate_figure(lam, float(values["learning_rate"]), float(values["momentum"])),
+                key="momentum_rate_plot", width="stretch", config={"displaylogo": False},
+            )  # fmt: skip
+            label = "Set the optimal (α, β)"
+            if best_momentum is not None:
+                label += f" = ({best_momentum.learning_rate:.4g}, {best_momentum.momentum:.4g})"
+            st.button(label, key="optimal_momentum", on_click=_on_optimal_momentum, disabled=best_momentum is None,
+                      help=reason, icon=":material/star:")  # fmt: skip
+    if best_gd is None:
+        st.warning("This quadratic has a negative eigenvalue: every rate is above 1 and the optimal parameters do not exist.")
+    else:
+        st.caption(
+            f"κ = {lam.max() / lam.min():.4g}. Best GD: α = 2/(λ₁ + λₙ), rate (κ − 1)/(κ + 1) = {best_gd.rate:.4f}. "
+            f"Best momentum: α = (2/(√λ₁ + √λₙ))², β = ((√κ − 1)/(√κ + 1))², rate (√κ − 1)/(√κ + 1) = "
+            f"{best_momentum.rate:.4f}. In the heatmap's uniform band the roots are complex and the rate is √β."
+        )
+
+
+def curvature_views(settings: Settings, done: dict[str, MethodRun]):
+    with_model = {name: run for name, run in done.items() if run.spectrum is not None}
+    if not with_model:
+        names = ", ".join(OPTIMIZERS[n].title for n in PRECONDITIONED)
+        st.caption(f"Add a method with a curvature model ({names}) to see how it converges to the true curvature.")
+        return None
+    chosen = dict(settings.methods)
+    spectra = {}
+    for name, run in with_model.items():
+        scale = float(dict(chosen[name]).get("learning_rate", 1.0)) if settings.effective else 1.0
+        spectra[name] = run.spectrum * scale
+    titles = {n: OPTIMIZERS[n].title for n in spectra}
+    st.plotly_chart(
+        eigenspace_plots.spectrum_figure(spectra, titles, COLORS), key="spectrum_plot", width="stretch",
+        config={"displaylogo": False},
+    )  # fmt: skip
+    rows = []
+    for name, spectrum in spectra.items():
+        reached = first_step_within(spectrum, TOLERANCE)
+        distance = distance_from_newton(spectrum)
+        final = spectrum[-1] if spectrum.size else spectrum
+        finite = final[np.isfinite(final)]
+        rows.append({
+            "method": titles[name],
+            "first step within 10 % of 1": "never" if reached is None else str(reached),
+            "final max |ln μ|": float(distance[-1]) if distance.size else np.nan,
+            "worst max |ln μ| after that step": float(distance[reached - 1:].max()) if reached else np.nan,
+            "final μ range": f"{finite.min():.3g} … {finite.max():.3g}" if finite.size else "—",
+        })  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(
+        "Each method steps θ ← θ − α P g with P its model of the inverse curvature: Adam's diag(1/(√v̂ + ε)), "
+        "L-BFGS's and mL-BFGS's two-loop matrix, (G + λI)⁻¹ for Gauss–Newton, (H + λI)⁻¹ for Newton. The lines are "
+        "the eigenvalues μ of P·H at each step (H^{1/2}PH^{1/2}; real parts of eig(P·H) at a saddle). All at 1 "
+        "(dashed) is an exact Newton model; a method whose lines wander after reaching 1 is unstable."
+    )
+    return spectra
+
+
+def components_csv(settings: Settings, done: dict[str, MethodRun]) -> str:
+    """Every method, step and eigen-direction: measured error, closed form, and the run's θ and loss."""
+    lam = eigen_data(build_problem(settings.problem, settings.parameters))[0]
+    frames = []
+    for name, run in done.items():
+        length, n = run.components.shape
+        predicted = run.predicted if run.predicted is not None else np.full_like(run.components, np.nan)
+        frames.append(pd.DataFrame({
+            "optimizer": name, "step": np.repeat(np.arange(length), n), "direction": np.tile(np.arange(1, n + 1), length),
+            "eigenvalue": np.tile(lam, length), "x_measured": run.components.ravel(), "x_closed_form": predicted.ravel(),
+            "loss": np.repeat(run.loss, n), "diverged_at": -1 if run.diverged_at is None else run.diverged_at,
+        }))  # fmt: skip
+    buffer = io.StringIO()
+    if frames:
+        pd.concat(frames).to_csv(buffer, index=False, float_format="%.8g")
+    return buffer.getvalue()
+
+
+def spectra_csv(spectra: dict[str, np.ndarray] | None) -> str:
+    frames = []
+    for name, spectrum in (spectra or {}).items():
+        steps, n = spectrum.shape
+        frames.append(pd.DataFrame({
+            "optimizer": name, "step": np.repeat(np.arange(1, steps + 1), n), "index": np.tile(np.arange(1, n + 1), steps),
+            "eigenvalue_of_PH": spectrum.ravel(),
+        }))  # fmt: skip
+    buffer = io.StringIO()
+    if frames:
+        pd.concat(frames).to_csv(buffer, index=False, float_format="%.8g")
+    return buffer.getvalue()
+
+
+def _landscape_name(settings: Settings) -> str:
+    """The explorer's landscape whose hints (``look_for``) fit this problem."""
+    if settings.problem in ("rosenbrock", "saddle"):
+        return settings.problem
+    return "noisy_quadratic" if settings.noise_scale > 0 else "quadratic"
+
+
+def explanations(settings: Settings):
+    with st.expander("The closed forms, derived"):
+        st.markdown(_docstring_markdown(theory.__doc__))
+    with st.expander("How the curvature models are read off"):
+        from optimizers import preconditioners
+
+        st.markdown(_docstring_markdown(preconditioners.__doc__))
+    for name, _ in settings.methods:
+        info = OPTIMIZERS[name]
+        with st.expander(f"How {info.title} works"):
+            hint = look_for(name, _landscape_name(settings))
+            if hint:
+                st.markdown(f"**What to look for.** {hint}")
+            st.markdown(_docstring_markdown(info.explanation))
+
+
+__all__ = [
+    "PRESETS",
+    "PROBLEMS",
+    "Settings",
+    "apply_preset_from_link",
+    "build_problem",
+    "components_csv",
+    "compute",
+    "curvature_views",
+    "direction_views",
+    "explanations",
+    "problem_summary",
+    "rate_views",
+    "sidebar_controls",
+    "spectra_csv",
+    "trajectory_views",
+]

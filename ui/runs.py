@@ -1,0 +1,100 @@
+"""Runs and contour grids for the pages, cached per setting.
+
+``st.cache_data`` keys every run on (landscape name and parameters, optimizer
+name and settings, start, steps, seed, number of seeds), so a rerun computes
+only the runs whose settings changed. Underneath, the engine's jitted programs
+take all numeric values as traced arguments: a new value reuses the compiled
+code, and only a new landscape class, optimizer structure, steps bucket or
+number of seeds compiles.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import streamlit as st
+
+from landscapes import Landscape, get_landscape
+from optimizers import get_optimizer, run_trajectories, run_trajectory
+
+Items = tuple[tuple[str, float | int | bool], ...]  # a settings dict as a hashable cache key
+
+
+def items(settings: dict) -> Items:
+    return tuple(sorted(settings.items()))
+
+
+class RunResult(NamedTuple):
+    """One optimizer's runs from one start: a leading axis over seeds (length 1 when deterministic)."""
+
+    params: np.ndarray  # (seeds, steps + 1, 2) float32
+    loss: np.ndarray  # (seeds, steps + 1) float32: the exact loss L(θₖ)
+    grads: np.ndarray  # (seeds, steps + 1, 2) float32: the gradient the optimizer saw
+    diverged_at: tuple[int | None, ...]  # per seed
+
+    @property
+    def updates(self) -> np.ndarray:
+        """θₖ₊₁ − θₖ, (seeds, steps, 2)."""
+        return np.diff(self.params, axis=1)
+
+
+def build_landscape(name: str, parameters: Items, gradient_noise: float = 0.0) -> Landscape:
+    return get_landscape(name, gradient_noise=gradient_noise, **dict(parameters))
+
+
+def is_stochastic(landscape: Landscape) -> bool:
+    """Whether each step draws a sample (a minibatch, a noise tilt)."""
+    return type(landscape).sample is not Landscape.sample
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def compute_run(
+    landscape_name: str,
+    landscape_parameters: Items,
+    gradient_noise: float,
+    optimizer: str,
+    settings: Items,
+    start: tuple[float, float],
+    steps: int,
+    seed: int,
+    seeds: int = 1,
+) -> RunResult:
+    """``seeds`` runs with seeds ``seed, seed + 1, ...``; raises ``ValueError`` for an impossible combination."""
+    landscape = build_landscape(landscape_name, landscape_parameters, gradient_noise)
+    method = get_optimizer(optimizer, **dict(settings))
+    x0 = np.asarray(start, np.float32)
+    if seeds > 1:
+        run = run_trajectories(landscape, method, x0, seed + np.arange(seeds), steps)
+        diverged = tuple(run.diverged_at)
+    else:
+        run = run_trajectory(landscape, method, x0, steps, seed)
+        run = jax.tree.map(lambda a: a[None], run)
+        diverged = (None if run.diverged_step[0] < 0 else int(run.diverged_step[0]),)
+    f32 = functools.partial(np.asarray, dtype=np.float32)
+    return RunResult(f32(run.params[..., :2]), f32(run.loss), f32(run.grads[..., :2]), diverged)
+
+
+class Grid(NamedTuple):
+    xs: np.ndarray  # (nx,) float32
+    ys: np.ndarray  # (ny,) float32
+    loss: np.ndarray  # (ny, nx) float32: L(x, y), rows along y as plotly wants
+
+
+@jax.jit
+def _loss_on_grid(landscape, xs, ys):
+    points = jnp.stack(jnp.meshgrid(xs, ys), axis=-1)
+    return jax.vmap(jax.vmap(landscape.loss))(points)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def contour_grid(landscape_name: str, landscape_parameters: Items, resolution: int = 121) -> Grid:
+    """The exact loss on a grid over the landscape's default view."""
+    landscape = build_landscape(landscape_name, landscape_parameters)
+    (x0, x1), (y0, y1) = landscape.bounds
+    xs = np.linspace(x0, x1, resolution, dtype=np.float32)
+    ys = np.linspace(y0, y1, resolution, dtype=np.float32)
+    return Grid(xs, ys, np.asarray(_loss_on_grid(landscape, xs, ys), np.float32))

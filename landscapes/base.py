@@ -66,6 +66,11 @@ class Landscape:
     def has_residuals(self) -> bool:
         return type(self).residuals is not Landscape.residuals
 
+    @property
+    def dimension(self) -> int:
+        """The length of θ (known from shapes alone, so also while tracing)."""
+        return 2
+
     # --- what the app draws --------------------------------------------
     def critical_points(self) -> list[CriticalPoint]:
         raise NotImplementedError

@@ -60,6 +60,10 @@ class NoisyQuadratic(Landscape):
         return self.quadratic.critical_points()
 
     @property
+    def dimension(self):
+        return self.quadratic.dimension
+
+    @property
     def default_start(self):
         return self.quadratic.default_start
 
@@ -77,7 +81,7 @@ class WithGradientNoise(Landscape):
 
     def sample(self, key):
         inner_key, tilt_key = jax.random.split(key)
-        tilt = self.gradient_noise * jax.random.normal(tilt_key, self.default_start.shape)
+        tilt = self.gradient_noise * jax.random.normal(tilt_key, (self.dimension,))
         return self.landscape.sample(inner_key), tilt
 
     def loss(self, theta):
@@ -99,5 +103,6 @@ class WithGradientNoise(Landscape):
     title = property(lambda self: self.landscape.title)
     log_scale = property(lambda self: self.landscape.log_scale)
     critical_points = property(lambda self: self.landscape.critical_points)
+    dimension = property(lambda self: self.landscape.dimension)
     default_start = property(lambda self: self.landscape.default_start)
     bounds = property(lambda self: self.landscape.bounds)

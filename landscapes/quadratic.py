@@ -70,8 +70,12 @@ class Quadratic(Landscape):
         return [CriticalPoint(np.asarray(self.minimum), "minimum")]
 
     @property
+    def dimension(self):
+        return self.minimum.shape[-1]
+
+    @property
     def default_start(self):
-        return np.asarray(self.minimum) + np.resize([-2.0, 1.5], len(self.minimum))
+        return np.asarray(self.minimum) + np.resize([-2.0, 1.5], self.dimension)
 
     @property
     def bounds(self):

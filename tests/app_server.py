@@ -98,9 +98,7 @@ class Browser:
         page.goto(self.server.url + path)
         wait_idle(page, timeout)
         if charts:
-            page.wait_for_function(
-                f"document.querySelectorAll('{CHART} .main-svg').length >= {charts}", timeout=timeout
-            )
+            wait_charts(page, charts, timeout)
         return page
 
     def close(self):
@@ -113,6 +111,14 @@ def wait_idle(page, timeout: float = 120_000):
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
     page.wait_for_timeout(300)  # let a rerun triggered by the last action start
     page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def wait_charts(page, charts: int, timeout: float = 120_000):
+    """Until ``charts`` plotly figures have drawn (each draws its own ``.main-svg`` layers)."""
+    page.wait_for_function(
+        f"n => Array.from(document.querySelectorAll('{CHART}'), c => c.querySelector('.main-svg')).filter(Boolean).length >= n",
+        arg=charts, timeout=timeout,
+    )  # fmt: skip
 
 
 def errors_on(page) -> list[str]:

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import page_checks
+from page_checks import check_page
 from landscapes import NoisyQuadratic, get_landscape, log_uniform_spectrum, quadratic_from_spectrum
 from landscapes.local_model import IndefiniteQuadratic, LocalQuadratic, critical_point_model, local_quadratic
 from optimizers import get_optimizer, run_trajectory
@@ -266,53 +268,11 @@ def test_new_hyperparameters_do_not_recompile(caplog):
 
 
 # --- the page ----------------------------------------------------------------
-APP = "../app.py"
 PAGE = "pages/eigenspace.py"
 
 
 def open_page(query: dict | None = None, run: bool = True):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(PAGE)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    if run:
-        at.run()
-    return at
-
-
-def numbers_in(node):
-    """Every number of a plotly figure's JSON, typed arrays (base64) decoded."""
-    import base64
-
-    if isinstance(node, dict):
-        if "bdata" in node and "dtype" in node:
-            yield from np.frombuffer(base64.b64decode(node["bdata"]), dtype=np.dtype(node["dtype"])).astype(float)
-            return
-        for value in node.values():
-            yield from numbers_in(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from numbers_in(value)
-    elif isinstance(node, (int, float)) and not isinstance(node, bool):
-        yield float(node)
-    elif node is None:
-        return
-
-
-def check_page(at, charts: int = 1):
-    import json
-
-    assert not at.exception, [e.value for e in at.exception]
-    figures = at.get("plotly_chart")
-    assert len(figures) >= charts
-    for chart in figures:
-        spec = json.loads(chart.proto.spec)
-        values = np.fromiter(numbers_in(spec["data"]), float)
-        assert values.size and np.all(np.isfinite(values)), "a figure carries a non-finite value"
-    return figures
+    return page_checks.open_page(PAGE, query, run)
 
 
 def test_page_defaults_draw_every_panel():

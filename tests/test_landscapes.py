@@ -74,6 +74,20 @@ def test_gradient_noise_tilts_without_changing_curvature():
     assert np.allclose(jax.hessian(ls.sample_loss)(theta, ls.sample(keys[0])), jax.hessian(ls.loss)(theta), rtol=1e-5)
 
 
+def test_gradient_noise_on_a_minibatch_landscape_adds_its_variance_inside_jit():
+    """The tilt's shape comes from the landscape's dimension, so the engine can trace it."""
+    from landscapes import WithGradientNoise
+
+    noisy = get_landscape("noisy_quadratic", condition_number=4.0, noise_scale=0.2, batch_size=2)
+    ls = WithGradientNoise(noisy, 0.3)
+    theta = jnp.array([0.5, -0.5])
+    keys = jax.random.split(jax.random.key(2), 20_000)
+    grads = jax.jit(jax.vmap(lambda k: jax.grad(ls.sample_loss)(theta, ls.sample(k))))(keys)
+    a = np.asarray(noisy.quadratic.hessian)
+    assert np.allclose(np.cov(np.asarray(grads).T), 0.2**2 * a / 2 + 0.09 * np.eye(2), atol=0.006)
+    assert WithGradientNoise(quadratic_from_spectrum(np.ones(7)), 0.1).sample(keys[0])[1].shape == (7,)
+
+
 def test_n_dimensional_quadratic_from_a_spectrum():
     eigenvalues = np.geomspace(1e-2, 1.0, 20)
     ls = quadratic_from_spectrum(eigenvalues, seed=4)

@@ -1,0 +1,64 @@
+"""Running the app's pages under ``streamlit.testing.v1.AppTest`` and checking what they draw."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+APP = "../app.py"  # relative to this folder, as AppTest resolves it
+TIMEOUT = 180  # seconds per run: a first visit compiles the JAX programs
+
+
+def open_page(page: str, query: dict | None = None, run: bool = True):
+    """``app.py`` switched to ``page`` (e.g. ``"pages/explorer.py"``) with ``query`` in the URL."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(page)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    if run:
+        at.run()
+    return at
+
+
+def numbers_in(node):
+    """Every number of a plotly figure's JSON, typed arrays (base64) decoded."""
+    if isinstance(node, dict):
+        if "bdata" in node and "dtype" in node:
+            yield from np.frombuffer(base64.b64decode(node["bdata"]), dtype=np.dtype(node["dtype"])).astype(float)
+            return
+        for value in node.values():
+            yield from numbers_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from numbers_in(value)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield float(node)
+
+
+def figures(at) -> list[dict]:
+    """The plotly figures on the page, as their JSON specs."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def check_page(at, charts: int = 1, gaps: bool = False) -> list[dict]:
+    """No exception, at least ``charts`` figures, and nothing non-finite in any figure's data.
+
+    ``gaps``: NaN is allowed, as plotly's break between line pieces (the seeds of a
+    cloud, the steps after a run diverged); infinities never are."""
+    assert not at.exception, [e.value for e in at.exception]
+    specs = figures(at)
+    assert len(specs) >= charts, f"{len(specs)} charts drawn, {charts} expected"
+    for spec in specs:
+        values = np.fromiter(numbers_in(spec["data"]), float)
+        drawn = values[~np.isnan(values)] if gaps else values
+        assert drawn.size and np.all(np.isfinite(drawn)), "a figure carries a non-finite value"
+    return specs
+
+
+def trace_names(spec: dict) -> set[str]:
+    return {trace.get("name") for trace in spec["data"] if trace.get("name")}

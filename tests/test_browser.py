@@ -1,0 +1,137 @@
+"""End to end: the real app served by Streamlit, driven in headless Chromium.
+
+Screenshots of what each test saw go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from app_server import ARTIFACTS, CHART, errors_on, wait_charts, wait_idle
+from ui.presets import PRESETS
+
+pytest.importorskip("playwright")
+
+
+def legend(page, chart: int = 0) -> list[str]:
+    """The names of the traces of the chart-th plotly figure, as the browser holds them."""
+    return page.evaluate(
+        f"i => Array.from(document.querySelectorAll('{CHART}')[i].data, t => t.name || '')", chart
+    )
+
+
+def trace_points(page, chart: int = 0) -> int:
+    """How many points the chart-th figure drew (``_fullData`` holds the decoded arrays)."""
+    return page.evaluate(
+        f"i => document.querySelectorAll('{CHART}')[i]._fullData.reduce((n, t) => n + ((t.x && t.x.length) || 0), 0)",
+        chart,
+    )
+
+
+def slider(page, label: str):
+    """The range input of the first slider whose label contains ``label``."""
+    return page.locator("[data-testid='stSlider']").filter(has_text=label).first.locator("input[type='range']")
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def screenshot(page, name: str):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_home_links_every_lesson(browser):
+    page = browser.open_page("/", charts=0)
+    assert not errors_on(page)
+    links = page.locator("[data-testid='stPageLink'] a")
+    links.nth(len(PRESETS) - 1).wait_for()
+    titles = links.all_inner_texts()
+    for preset in PRESETS.values():
+        assert any(preset["title"] in title for title in titles), preset["title"]
+    screenshot(page, "home")
+    links.first.click()
+    wait_idle(page)
+    page.wait_for_selector(f"{CHART} .main-svg")
+    assert next(iter(PRESETS.values()))["title"] in page.inner_text("[data-testid='stMain']")
+    page.close()
+
+
+def test_explorer_slider_redraws_the_chart_and_writes_the_link(browser):
+    page = browser.open_page("/explorer", charts=2)
+    assert not errors_on(page)
+    before = legend(page)
+    assert sum(name.startswith("Gradient descent") for name in before) == 1
+    screenshot(page, "explorer")
+
+    learning_rate = slider(page, "learning rate α")
+    learning_rate.focus()
+    learning_rate.press("ArrowRight")
+    wait_idle(page)
+    page.wait_for_function(
+        f"before => JSON.stringify(Array.from(document.querySelector('{CHART}').data, t => t.name || '')) !== before",
+        arg=json.dumps(before, separators=(",", ":"), ensure_ascii=False), timeout=60_000,
+    )
+    after = legend(page)
+    assert after != before, "the chart did not change"
+    assert not errors_on(page)
+    link = query(page)
+    assert "run1.learning_rate" in link, link
+    screenshot(page, "explorer_after_slider")
+
+    again = browser.open_page(urlparse(page.url).path + "?" + urlparse(page.url).query, charts=2)
+    assert legend(again) == after, "the copied link did not reopen the same view"
+    again.close()
+    page.close()
+
+
+def test_lesson_link_embedded(browser):
+    page = browser.open_page("/explorer?preset=saddle&embed=true", charts=2)
+    assert not errors_on(page)
+    assert PRESETS["saddle"]["title"] in page.inner_text("[data-testid='stMain']")
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0, "the embedded view shows the navigation"
+    names = legend(page)
+    assert "saddle" in names and any(name.startswith("Newton") for name in names)
+    screenshot(page, "explorer_embedded_saddle")
+    page.close()
+
+
+def test_bad_link_shows_a_note_not_a_traceback(browser):
+    page = browser.open_page("/explorer?landscape=volcano&run1.learning_rate=fast", charts=2)
+    assert not errors_on(page)
+    text = page.inner_text("[data-testid='stMain']")
+    assert "volcano" in text and "fast" in text
+    page.close()
+
+
+def test_three_d_view_draws_a_surface(browser):
+    page = browser.open_page("/explorer?view3d=true&preset=adam_rosenbrock", charts=1)
+    assert not errors_on(page)
+    page.wait_for_selector(f"{CHART} canvas", timeout=60_000)
+    assert "surface" in page.evaluate(f"Array.from(document.querySelector('{CHART}').data, t => t.type)")
+    screenshot(page, "explorer_3d")
+    page.close()
+
+
+def test_eigenspace_page(browser):
+    page = browser.open_page("/eigenspace", charts=5)
+    assert not errors_on(page)
+    assert any("closed form" in name for i in range(2, 4) for name in legend(page, i)), "no theory drawn"
+    screenshot(page, "eigenspace")
+    page.close()
+
+
+def test_scale_up_trains_a_small_network(browser):
+    page = browser.open_page("/scale_up?steps=100", charts=0)
+    assert not errors_on(page)
+    page.get_by_role("button", name="Train").click()
+    wait_charts(page, 1, timeout=180_000)
+    wait_idle(page, 180_000)
+    assert not errors_on(page)
+    assert trace_points(page) > 0
+    assert page.locator("[data-testid='stDataFrame']").count() >= 1, "no timing table"
+    screenshot(page, "scale_up")
+    page.close()

@@ -1,0 +1,215 @@
+"""The Landscape Explorer: each lesson preset shows the phenomenon it promises,
+every control's extremes run without an exception, bad links fall back with a
+note, and a link reopens the same view (AppTest)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import page_checks
+from landscapes import LANDSCAPES, get_landscape
+from optimizers import OPTIMIZERS, get_optimizer, run_trajectories
+from page_checks import check_page, trace_names
+from ui import explorer
+from ui.controls import slider_grid
+from ui.presets import PRESETS
+
+PAGE = "pages/explorer.py"
+
+
+def open_explorer(query: dict | None = None):
+    return page_checks.open_page(PAGE, query)
+
+
+def explorer_check(at, charts: int = 2) -> list[dict]:
+    return check_page(at, charts, gaps=True)
+
+
+def landscape_traces(at) -> set[str]:
+    return trace_names(explorer_check(at, charts=2)[0])
+
+
+def run_labels(preset: dict) -> list[str]:
+    """The legend entry of each of the preset's runs (its optimizer's defaults filled in, as the sidebar does)."""
+    labels = []
+    for slot, (name, settings) in enumerate(preset["runs"], start=1):
+        state = explorer.optimizer_state(slot, name, settings)
+        values = {key.split(".", 1)[1]: value for key, value in state.items()}
+        labels.append(explorer.RunSpec(slot, name, tuple(sorted(values.items()))).label)
+    return labels
+
+
+# --- the phenomena, computed with the library alone ------------------------------
+def preset_runs(preset: dict):
+    """Each run of a preset straight from ``landscapes`` and ``optimizers``: (params, excess loss), seeds first."""
+    landscape = get_landscape(preset["landscape"], **preset["landscape_params"])
+    stochastic = preset["landscape"] == "noisy_quadratic"
+    seeds = np.arange(preset.get("seeds", 8) if stochastic else 1)
+    x0 = np.asarray(preset.get("start") or landscape.default_start, np.float32)
+    runs = []
+    for name, settings in preset["runs"]:
+        traj = run_trajectories(landscape, get_optimizer(name, **settings), x0, seeds, preset["steps"])
+        runs.append((traj, np.asarray(traj.loss, np.float64) - landscape.minimum_loss))
+    return runs
+
+
+def check_expectation(runs, expectation):
+    kind, i, *rest = expectation
+    traj, excess = runs[i]
+    if kind == "diverges":
+        assert any(step is not None for step in traj.diverged_at)
+    elif kind == "converges":
+        assert excess[:, -1].mean() <= rest[0]
+    elif kind == "ends_near":
+        point, tol = rest
+        assert np.linalg.norm(traj.params[:, -1, :2].mean(axis=0) - point) <= tol
+    elif kind == "faster":
+        assert excess[:, -1].mean() < 0.1 * runs[rest[0]][1][:, -1].mean()
+    elif kind == "lower_at":
+        j, step = rest
+        assert excess[:, step].mean() < runs[j][1][:, step].mean()
+    elif kind == "overshoots":
+        assert (traj.loss.max(axis=1) >= 10 * traj.loss[:, :1].max(axis=1)).any()
+    elif kind == "never_above_start":
+        assert (np.nan_to_num(traj.loss, nan=np.inf) <= traj.loss[:, :1] * (1 + 1e-6)).all()
+    else:
+        raise AssertionError(f"unknown expectation {kind}")
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_shows_its_phenomenon(name):
+    runs = preset_runs(PRESETS[name])
+    for expectation in PRESETS[name]["expect"]:
+        check_expectation(runs, expectation)
+
+
+def test_there_are_at_least_six_lessons_with_a_clear_text():
+    assert len(PRESETS) >= 6
+    for preset in PRESETS.values():
+        assert preset["title"] and len(preset["lesson"]) > 100 and preset["expect"]
+
+
+# --- the page ----------------------------------------------------------------------
+def test_defaults_draw_the_landscape_the_loss_curves_and_the_table():
+    at = open_explorer()
+    traces = landscape_traces(at)
+    defaults = [OPTIMIZERS[name].title for name in explorer.DEFAULT_RUNS]
+    assert len(defaults) >= 4, "the first view compares at least four optimizers"
+    for title in defaults:
+        assert any(name.startswith(title) for name in traces), (title, traces)
+    assert {"minimum", "start"} <= traces
+    table = at.dataframe[0].value
+    assert len(table) == len(defaults) and not at.warning
+    assert len(at.expander) >= len(defaults)  # an explanation per optimizer
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_each_preset_link_draws_its_runs(name):
+    preset = PRESETS[name]
+    at = open_explorer({"preset": name})
+    assert any(preset["title"] in info.value for info in at.info)
+    traces = landscape_traces(at)
+    for label in run_labels(preset):
+        assert label in traces, (label, traces)
+    assert at.selectbox(key="landscape").value == preset["landscape"]
+    for slot, (optimizer, settings) in enumerate(preset["runs"], start=1):
+        assert at.selectbox(key=f"run{slot}").value == optimizer
+        for key, value in settings.items():
+            widget = at.checkbox(key=f"run{slot}.{key}") if isinstance(value, bool) else at.select_slider(key=f"run{slot}.{key}")
+            assert widget.value == pytest.approx(value)
+    if "diverges" in {e[0] for e in preset["expect"]}:
+        assert any(row.startswith("at step") or "of" in row for row in at.dataframe[0].value["diverged"])
+
+
+def test_picking_a_lesson_in_the_sidebar_sets_it_up():
+    at = open_explorer()
+    at.selectbox(key="lesson").set_value("saddle").run()
+    traces = landscape_traces(at)
+    assert "saddle" in traces and at.selectbox(key="landscape").value == "saddle"
+    assert at.selectbox(key="run2").value == "newton"
+
+
+def test_a_copied_link_reopens_the_same_view():
+    at = open_explorer({"preset": "damping"})
+    link = {key: at.query_params[key] for key in at.query_params}
+    assert "preset" not in link and link["landscape"] == LANDSCAPES["rosenbrock"].title
+    again = open_explorer(link)
+    assert not again.warning
+    first, second = explorer_check(at, charts=2), explorer_check(again, charts=2)
+    assert [t.get("name") for t in first[0]["data"]] == [t.get("name") for t in second[0]["data"]]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(
+            np.fromiter(page_checks.numbers_in(a["data"]), float), np.fromiter(page_checks.numbers_in(b["data"]), float)
+        )
+
+
+def test_moving_a_slider_changes_the_run_and_the_link():
+    at = open_explorer()
+    before = explorer_check(at, charts=2)[0]
+    at.select_slider(key="run1.learning_rate").set_value(0.2).run()
+    after = explorer_check(at, charts=2)[0]
+    assert trace_names(after) != trace_names(before)  # the legend names α
+    assert after["data"] != before["data"]
+
+
+def test_bad_link_values_fall_back_to_defaults_with_a_note():
+    at = open_explorer({
+        "landscape": "volcano", "condition_number": "1e9", "run1": "sgd-ultra", "run2.learning_rate": "fast",
+        "steps": "-3", "view3d": "maybe", "x0": "nan", "unknown": "1",
+    })  # fmt: skip
+    explorer_check(at, charts=2)
+    notes = " ".join(w.value for w in at.warning)
+    for fragment in ("volcano", "sgd-ultra", "fast", "steps=-3", "maybe", "unknown"):
+        assert fragment in notes, fragment
+    assert at.selectbox(key="landscape").value == "quadratic"
+    assert at.selectbox(key="run1").value == explorer.DEFAULT_RUNS[0]
+
+
+def test_unknown_preset_is_named_in_a_note():
+    at = open_explorer({"preset": "nonsense"})
+    explorer_check(at, charts=2)
+    assert any("nonsense" in w.value for w in at.warning)
+
+
+def test_gauss_newton_on_a_landscape_without_residuals_says_so():
+    at = open_explorer({"landscape": "pure_saddle", "run1": "damped_ggn", "run2": "gd"})
+    explorer_check(at, charts=2)
+    assert any("Gauss–Newton" in w.value or "residual" in w.value for w in at.warning)
+
+
+def _extreme_query(optimizers: list[str], end: str, landscape: str) -> dict:
+    """Every control at its low or high end: the landscape's parameters and each run's hyperparameters."""
+    pick = lambda spec: slider_grid(spec)[0 if end == "low" else -1]  # noqa: E731
+    query = {"landscape": landscape, "steps": str(pick(explorer.STEPS))}
+    query |= {k: f"{pick(spec):.6g}" for k, spec in LANDSCAPES[landscape].parameters.items()}
+    query["gradient_noise"] = f"{pick(explorer.GRADIENT_NOISE_SPEC):.6g}"
+    for slot, name in enumerate(optimizers, start=1):
+        query[f"run{slot}"] = name
+        for key, spec in OPTIMIZERS[name].hyperparameters.items():
+            query[f"run{slot}.{key}"] = f"{pick(spec):.6g}"
+    return query
+
+
+OPTIMIZER_GROUPS = [list(OPTIMIZERS)[i : i + explorer.SLOTS] for i in range(0, len(OPTIMIZERS), explorer.SLOTS)]
+
+
+@pytest.mark.parametrize("end", ["low", "high"])
+@pytest.mark.parametrize("group", range(len(OPTIMIZER_GROUPS)))
+def test_every_slider_at_its_extremes(group, end):
+    landscape = {"low": "rosenbrock", "high": "noisy_quadratic"}[end]
+    optimizers = OPTIMIZER_GROUPS[group]
+    query = _extreme_query(optimizers, end, landscape)
+    if end == "high":
+        query["seeds"] = str(explorer.SEEDS.high)
+    at = open_explorer(query)
+    explorer_check(at, charts=2)
+    notes = [w.value for w in at.warning]
+    assert not any("was ignored" in n for n in notes), notes  # every extreme is a valid value
+    assert len(at.dataframe[0].value) + len(notes) >= len(optimizers)
+
+
+def test_three_d_view_and_extreme_quadratic():
+    at = open_explorer({"view3d": "true", "condition_number": "10000", "angle": "3.1416", "run4": "newton"})
+    specs = explorer_check(at, charts=2)
+    assert specs[0]["data"][0]["type"] == "surface"

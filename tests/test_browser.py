@@ -88,6 +88,22 @@ def test_explorer_slider_redraws_the_chart_and_writes_the_link(browser):
     page.close()
 
 
+def test_clicking_the_landscape_starts_the_runs_there(browser):
+    page = browser.open_page("/explorer", charts=2)
+    plot_area = page.locator(f"{CHART} .nsewdrag").first.bounding_box()
+    x, y = plot_area["x"] + 0.75 * plot_area["width"], plot_area["y"] + 0.25 * plot_area["height"]
+    page.mouse.move(x, y)  # hover first: plotly clicks the hovered point
+    page.mouse.click(x, y)
+    page.wait_for_function("() => location.search.includes('x0=')", timeout=60_000)
+    wait_idle(page)
+    link = query(page)
+    assert float(link["x0"]) == pytest.approx(1.25, abs=0.1) and float(link["y0"]) == pytest.approx(1.25, abs=0.1)
+    start = page.evaluate(f"Array.from(document.querySelector('{CHART}')._fullData).find(t => t.name === 'start').x[0]")
+    assert start == pytest.approx(float(link["x0"]), abs=1e-3)
+    assert not errors_on(page)
+    page.close()
+
+
 def test_lesson_link_embedded(browser):
     page = browser.open_page("/explorer?preset=saddle&embed=true", charts=2)
     assert not errors_on(page)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import sys
 import time
@@ -232,6 +233,14 @@ def time_to_target(dataset, width, depth, batch, chunk, target, max_steps, max_s
         )
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages (runnable processes; above the core count the machine is busy)."""
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", type=int, nargs=3, default=[32, 128, 512])
@@ -252,7 +261,8 @@ def main():
         args.widths, args.repeats, args.max_steps, args.sweep_batches, args.adam_repeats = [8, 16, 32], 2, 200, [128, 0], 3
 
     dataset = load_task("digits", seed=0)
-    print(f"Device: {device_description()}; {platform.processor() or platform.machine()}; JAX {jax.__version__}")
+    print(f"Device: {device_description()}; {platform.processor() or platform.machine()}; JAX {jax.__version__}; "
+          f"load average {load_average()} (other processes share the machine: compare ratios, not times)")
     print(f"Task: digits ({dataset.n_train} training examples), batch {args.batch}, depth {args.depth}, tanh")
     started = time.perf_counter()
     rows = per_step_table(dataset, args.widths, args.depth, args.batch, args.chunk, args.repeats)
@@ -270,7 +280,8 @@ def main():
     time_to_target(
         dataset, args.target_width, args.target_depth, args.batch, 25, args.target, args.max_steps, args.max_seconds
     )
-    print(f"\nTotal {time.perf_counter() - started:.0f} s; median of {args.repeats} chunks of {args.chunk} steps.")
+    print(f"\nTotal {time.perf_counter() - started:.0f} s; median of {args.repeats} chunks of {args.chunk} steps; "
+          f"load average at the end {load_average()}.")
 
 
 if __name__ == "__main__":

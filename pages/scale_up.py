@@ -1,5 +1,11 @@
 """Scale-up: the app's optimizers (the same objects as on the 2-D pages)
-training small MLPs, compared per step and per second, with memory."""
+training small MLPs, compared per step and per second, with memory.
+
+Every control lives in the URL (``task``, ``depth``, ``width``, ``activation``,
+``batch``, ``steps``, ``seed``, ``opt``, ``lesson`` and ``<optimizer>.<setting>``);
+``preset=<name>`` opens a lesson of ``scaleup.presets``. The training, timing
+and memory figures come from ``scaleup.training``; this file only draws them.
+"""
 
 from __future__ import annotations
 
@@ -23,28 +29,17 @@ from scaleup import (
     make_optimizer,
     model_for,
 )
+from scaleup.explanations import COST_PER_STEP
+from scaleup.presets import PAGE_DEFAULTS, PRESETS
 from scaleup.training import DENSE_CURVATURE
+from ui import controls, shell
 
 WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 BATCHES = (0, 16, 32, 64, 128, 256, 512)
 STEPS = (100, 200, 500, 1000, 2000, 5000)
 UPDATES_PER_RUN = 20  # chunks per run: how often the curves are redrawn
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
-DEFAULTS = dict(task="spirals", depth=2, width=16, activation="tanh", batch=128, steps=500, seed=0, opt=["adam", "mlbfgs"])
-
-PRESETS = {
-    "Adam vs mL-BFGS on digits": dict(
-        task="digits", depth=1, width=64, batch=128, steps=1000, opt=["adam", "mlbfgs"],
-        settings={"mlbfgs": {"learning_rate": 1.0}},
-    ),
-    "Newton on a tiny net": dict(
-        task="spirals", depth=2, width=8, batch=0, steps=200, opt=["gd", "newton", "saddle_free_newton", "damped_ggn"]
-    ),
-    "Gauss–Newton vs Adam on spirals": dict(
-        task="spirals", depth=2, width=32, batch=128, steps=1000, opt=["adam", "damped_ggn", "adamqlr"]
-    ),
-    "L-BFGS vs mL-BFGS on minibatches": dict(task="spirals", depth=2, width=16, batch=64, steps=1000, opt=["lbfgs", "mlbfgs"]),
-}
+DEFAULTS = dict(PAGE_DEFAULTS, lesson=None)
 
 batch_label = lambda b: "full batch" if b == 0 else str(b)  # noqa: E731
 title = lambda name: OPTIMIZERS[name].title  # noqa: E731
@@ -59,32 +54,45 @@ def settings_specs(name: str) -> dict[str, Parameter]:
     return {**info.hyperparameters, **info.options}
 
 
-def apply_preset():
-    preset = PRESETS.get(st.session_state.get("preset"))
-    if preset is None:
+def preset_state(name: str) -> dict:
+    """Every control's value for lesson ``name``: the preset's, else the page's and the optimizers' defaults."""
+    preset = PRESETS[name]
+    state = {key: preset.get(key, default) for key, default in PAGE_DEFAULTS.items()}
+    for optimizer in OPTIMIZERS:
+        for key, spec in settings_specs(optimizer).items():
+            value = preset.get("settings", {}).get(optimizer, {}).get(key, setting_default(optimizer, key, spec))
+            state[f"{optimizer}.{key}"] = bool(value) if isinstance(spec.default, bool) else value
+    return state | {"lesson": name}
+
+
+def on_lesson_change():
+    if st.session_state.get("lesson") in PRESETS:
+        controls.set_state(preset_state(st.session_state["lesson"]))
+
+
+def apply_preset_from_link():
+    """``?preset=name``: set every control to the lesson's values; the bound widgets then write the URL."""
+    if "preset" not in st.query_params:
         return
-    for key, default in DEFAULTS.items():
-        st.session_state[key] = preset.get(key, default)
-    for name in OPTIMIZERS:
-        for key, spec in settings_specs(name).items():
-            value = preset.get("settings", {}).get(name, {}).get(key, setting_default(name, key, spec))
-            st.session_state[f"{name}.{key}"] = bool(value) if isinstance(spec.default, bool) else value
-    st.session_state["preset"] = None
+    name = st.query_params["preset"]
+    del st.query_params["preset"]
+    if name not in PRESETS:
+        controls.note(f"The link's `preset={name}` is not a lesson; choose one of: {', '.join(PRESETS)}.")
+        return
+    controls.set_state(preset_state(name))
 
 
 # ---- URL values that the widgets will ignore: say so, and say what is used instead ----
-notes: list[str] = []
-
-
 def check_url(key: str, valid, fallback: str):
     raw = st.query_params.get_all(key)
     if raw and not valid(raw):
-        notes.append(f"`{key}={', '.join(raw)}` is not a valid value; using {fallback}.")
+        controls.note(f"The link's `{key}={', '.join(raw)}` is not a valid value; using {fallback}.")
 
 
 def check_choice(key, options, fmt, default):
     labels = {fmt(option) for option in options}
-    check_url(key, lambda raw: all(r in labels for r in raw), f"`{fmt(default)}`" if not isinstance(default, list) else "the default")
+    fallback = "the default" if isinstance(default, list) else "none" if default is None else f"`{fmt(default)}`"
+    check_url(key, lambda raw: all(r in labels for r in raw), fallback)
 
 
 def check_number(key, spec: Parameter, default):
@@ -99,13 +107,14 @@ def check_number(key, spec: Parameter, default):
 
 
 def choice(widget, label, options, key, fmt=str, **kwargs):
-    check_choice(key, options, fmt, DEFAULTS[key])
     default = DEFAULTS[key]
+    check_choice(key, options, fmt, default)
     if widget is st.multiselect:
         return widget(label, options, default=default, format_func=fmt, key=key, bind="query-params", **kwargs)
     if widget is st.select_slider:
         return widget(label, options, value=default, format_func=fmt, key=key, bind="query-params", **kwargs)
-    return widget(label, options, index=list(options).index(default), format_func=fmt, key=key, bind="query-params", **kwargs)
+    index = None if default is None else list(options).index(default)
+    return widget(label, options, index=index, format_func=fmt, key=key, bind="query-params", **kwargs)
 
 
 def setting_widget(name: str, key: str, spec: Parameter):
@@ -130,7 +139,11 @@ def dataset(task: str, seed: int):
 
 
 # ---- page ----
-st.title("Scale-up: optimizers training neural networks")
+shell.run_through_entrypoint()
+controls.begin_page()
+apply_preset_from_link()
+if not shell.is_embedded():
+    st.title("Scale-up: optimizers training neural networks")
 st.markdown(
     "Whether second-order methods pay off in deep learning is decided by **wall-clock time and memory**, "
     "not by the number of steps. Here the very optimizers of the 2-D pages train small multilayer "
@@ -138,10 +151,12 @@ st.markdown(
 )
 gpu = not device_description().startswith("CPU")
 st.markdown(f"**Device:** {device_description()}" + ("" if gpu else " — no GPU found; with one, the same code runs there."))
-notes_box = st.empty()
+notes_box, lesson_box = st.container(), st.container()
 
 with st.sidebar:
-    st.selectbox("Preset", list(PRESETS), index=None, placeholder="Choose a preset…", key="preset", on_change=apply_preset)
+    lesson = choice(st.selectbox, "Lesson", list(PRESETS), "lesson", lambda p: PRESETS[p]["title"],
+                    placeholder="— pick a lesson —", on_change=on_lesson_change,
+                    help="Each lesson sets up one comparison; every control stays free to move.")
     task = choice(st.selectbox, "Task", list(TASKS), "task", lambda t: TASKS[t].title)
     st.caption(TASKS[task].description)
     check_url("depth", lambda raw: raw[-1].isdigit() and 1 <= int(raw[-1]) <= 4, f"`{DEFAULTS['depth']}` (allowed: 1 to 4)")
@@ -158,15 +173,19 @@ model = model_for(data.info, width=width, depth=depth, activation=activation)
 st.markdown(
     f"**Network:** {' → '.join(map(str, model.sizes))} ({activation}), **{model.parameter_count:,} parameters**; "
     f"{data.n_train} training and {int(data.x_test.shape[0])} held-out examples; "
-    f"{'softmax cross-entropy' if data.info.kind == 'classification' else 'squared error'} loss."
+    f"{'softmax cross-entropy' if data.info.kind == 'classification' else 'squared error'} loss. "
+    + (f"Within the {NEWTON_MAX_PARAMETERS:,}-parameter limit of the dense-Hessian methods."
+       if model.parameter_count <= NEWTON_MAX_PARAMETERS else
+       f"Above the {NEWTON_MAX_PARAMETERS:,}-parameter limit of the dense-Hessian methods (Newton, saddle-free Newton).")
 )
 
 names = choice(st.multiselect, "Optimizers", list(OPTIMIZERS), "opt", title)
 chosen, skipped = {}, {}
 for name in names:
     info = OPTIMIZERS[name]
-    with st.expander(f"{info.title}: settings and explanation"):
+    with st.expander(f"{info.title}: settings, and how it works"):
         values = {key: setting_widget(name, key, spec) for key, spec in settings_specs(name).items()}
+        st.markdown(f"**Cost of one step on a network of n parameters:** {COST_PER_STEP[name]}")
         st.markdown(info.explanation)
     try:
         check_supported(model, name)
@@ -176,13 +195,14 @@ for name in names:
 for name in DENSE_CURVATURE:
     if name in names:
         st.caption(
-            f"{title(name)} forms the full Hessian (n Hessian-vector products and an n×n solve per step): "
+            f"{title(name)} forms the full n×n Hessian from n Hessian-vector products on every step: "
             f"available up to {NEWTON_MAX_PARAMETERS:,} parameters; this network has {model.parameter_count:,}."
         )
 for name, reason in skipped.items():
     st.warning(f"**{title(name)} is unavailable here.** {reason}")
-if notes:
-    notes_box.warning("Some values in the address could not be used:\n\n" + "\n".join(f"- {n}" for n in notes))
+controls.show_url_notes(notes_box)
+if lesson in PRESETS:
+    lesson_box.info(f"**{PRESETS[lesson]['title']}.** {PRESETS[lesson]['lesson']}", icon=":material/school:")
 
 config = dict(task=task, seed=int(seed), sizes=model.sizes, activation=activation, batch=batch, steps=steps,
               optimizers={name: (opt.hyperparams, opt.options) for name, opt in chosen.items()})
@@ -262,9 +282,10 @@ st.caption(
        "; no measured peak on the CPU.")
 )
 
-if train:
-    results = dict(config=config, runs={}, stopped=True)
-    st.session_state["scaleup.results"] = results
+def train_all(results: dict):
+    """Compile every chosen optimizer's chunk, then run the chunks in turns, redrawing after each round.
+    A click on Stop reruns the page, which ends this loop between two Streamlit calls; ``results`` keeps
+    what was done."""
     progress = progress_box.progress(0.0, "compiling…")
     for name, optimizer in chosen.items():
         progress.progress(0.0, f"compiling {title(name)}…")
@@ -278,7 +299,19 @@ if train:
     results["stopped"] = False
     progress_box.empty()
 
+
+if train:
+    results = dict(config=config, runs={}, stopped=True)
+    st.session_state["scaleup.results"] = results
+    try:
+        train_all(results)
+    except Exception as error:  # e.g. out of device memory for a very wide net: say so, keep what was done
+        results["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        progress_box.empty()
+
 results = st.session_state.get("scaleup.results")
+if results and results.get("error"):
+    st.error(f"Training stopped with an error: {results['error']}", icon=":material/error:")
 if results and not train:
     if results["config"] != config:
         progress_box.info("These results are from earlier settings; press **Train** to run the current ones.")

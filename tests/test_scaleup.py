@@ -25,6 +25,8 @@ from scaleup import (
     model_for,
     train,
 )
+from scaleup.explanations import COST_PER_STEP
+from scaleup.presets import PRESETS
 from scaleup.training import Model, init_state, minibatch, step_extras
 
 STEPS, CHUNK = 100, 5  # the page's chunk for 100 steps, so its test reuses these compilations
@@ -184,3 +186,49 @@ def test_page_explains_why_newton_is_unavailable_on_a_big_net():
     assert not at.exception
     assert any("Newton is unavailable here" in w.value and "2000" in w.value for w in at.warning)
     assert at.button(key="train").disabled
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_link_sets_the_controls_and_shows_its_lesson(name):
+    preset = PRESETS[name]
+    at = AppTest.from_file("../pages/scale_up.py", default_timeout=60)
+    at.query_params["preset"] = name
+    at.run()
+    assert not at.exception
+    assert any(preset["lesson"] in box.value for box in at.info)
+    assert at.multiselect(key="opt").value == preset["opt"]
+    assert at.select_slider(key="width").value == preset["width"] and at.slider(key="depth").value == preset["depth"]
+    for optimizer, settings in preset.get("settings", {}).items():
+        for key, value in settings.items():
+            assert at.number_input(key=f"{optimizer}.{key}").value == value
+    assert not any("unavailable" in w.value for w in at.warning)  # a lesson never picks a refused optimizer
+
+
+def test_an_unknown_preset_is_a_note_not_an_error():
+    at = AppTest.from_file("../pages/scale_up.py", default_timeout=60)
+    at.query_params["preset"] = "no_such_lesson"
+    at.run()
+    assert not at.exception
+    assert any("preset=no_such_lesson" in w.value for w in at.warning)
+
+
+def test_newton_lesson_states_the_parameter_count_of_its_network():
+    preset = PRESETS["newton"]
+    # 2 inputs, two hidden layers of 8, 2 classes: (2·8 + 8) + (8·8 + 8) + (8·2 + 2) = 114
+    assert model_for(TASKS["spirals"], width=preset["width"], depth=preset["depth"]).parameter_count == 114
+    assert "114" in preset["lesson"] and f"{NEWTON_MAX_PARAMETERS:,}" in preset["lesson"]
+
+
+def test_every_optimizer_has_its_cost_per_step_explained():
+    assert set(COST_PER_STEP) == set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize(
+    "key, value", [("width", "abc"), ("depth", "9"), ("steps", "0"), ("opt", "Foo"), ("lesson", "bogus"), ("seed", "-1")]
+)
+def test_a_bad_link_value_is_a_note_not_a_traceback(key, value):
+    at = AppTest.from_file("../pages/scale_up.py", default_timeout=60)
+    at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert any(f"`{key}={value}`" in w.value for w in at.warning)

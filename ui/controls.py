@@ -230,6 +230,33 @@ def choice(
     )
 
 
+def multichoice(
+    key: str,
+    options: Sequence[str],
+    titles: Mapping[str, str],
+    *,
+    label: str,
+    default: Sequence[str],
+    where=st,
+    help: str | None = None,
+) -> list[str]:
+    """A multiselect over ``options``, in the URL as one repeated ``key`` per choice, by title; names also accepted."""
+    by_title = {titles[o]: o for o in options}
+    listed = [text for text in st.query_params.get_all(key) if text]  # an empty ``key=`` chooses none
+
+    def parse(_last: str) -> list[str]:  # every repeated value, not only the last that bind_checked reads
+        unknown = [text for text in listed if text not in by_title and text not in options]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not among {', '.join(by_title)}")
+        return list(dict.fromkeys(by_title.get(text, text) for text in listed))
+
+    default_text = ", ".join(titles[o] for o in default) or "none"
+    bind = bind_checked(key, parse, lambda raw, value: all(text in by_title for text in listed), default_text)
+    return where.multiselect(
+        label, options, default=list(default), format_func=titles.__getitem__, key=key, bind=bind, help=help
+    )
+
+
 def toggle(key: str, *, label: str, default: bool = False, where=st, help: str | None = None) -> bool:
     def parse(raw: str) -> bool:
         text = raw.strip().lower()
@@ -266,6 +293,45 @@ def number(
     return where.number_input(
         label or spec.label or key, value=float(spec.default), step=step, format="%.3f", key=key, bind=bind, help=help
     )
+
+
+# --- lessons -----------------------------------------------------------------
+NO_LESSON = "none"
+
+
+def lesson_picker(
+    presets: Mapping[str, Mapping],
+    preset_state: Callable[[str], Mapping[str, Any]],
+    *,
+    where=st,
+    help: str | None = None,
+) -> str:
+    """The ``lesson`` selectbox (``NO_LESSON`` at first); picking one sets every control to ``preset_state(name)``."""
+
+    def on_change():
+        if st.session_state["lesson"] in presets:
+            set_state(preset_state(st.session_state["lesson"]))
+
+    titles = {NO_LESSON: "— pick a lesson —", **{name: preset["title"] for name, preset in presets.items()}}
+    return choice(
+        "lesson", [NO_LESSON, *presets], titles, label="Lesson", default=NO_LESSON, where=where, on_change=on_change,
+        help=help,
+    )  # fmt: skip
+
+
+def apply_preset_from_link(presets: Mapping[str, Mapping], preset_state: Callable[[str], Mapping[str, Any]]):
+    """``?preset=name``: every control set to ``preset_state(name)``; a name that is no lesson gets a note.
+
+    Call before the first control. Widgets given their values this way leave them out of the URL on
+    their first run, so a page whose link should reopen the lesson writes the query itself."""
+    if "preset" not in st.query_params:
+        return
+    name = st.query_params["preset"]
+    del st.query_params["preset"]
+    if name not in presets:
+        note(f"The link's `preset={name}` is not a lesson; choose one of: {', '.join(presets)}.")
+        return
+    set_state(preset_state(name))
 
 
 def set_state(values: Mapping[str, Any]):

@@ -1,0 +1,421 @@
+"""The Scale-up page's controls and views (``pages/scale_up.py`` puts them together).
+
+URL keys: ``lesson``, ``task``, ``depth``, ``width``, ``activation``,
+``batch``, ``steps``, ``seed``, ``opt`` (repeated, one per chosen optimizer)
+and each chosen optimizer's settings as ``<optimizer>.<setting>``. A link with
+``preset=<name>`` opens a lesson of ``scaleup.presets``. The training, timing
+and memory figures come from ``scaleup.training``; this module only asks for
+them and draws them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+from streamlit.errors import StreamlitAPIException
+
+from optimizers import OPTIMIZERS, Optimizer
+from parameters import Parameter
+from scaleup import (
+    ACTIVATIONS,
+    MLP_DEFAULTS,
+    NEWTON_MAX_PARAMETERS,
+    TASKS,
+    Dataset,
+    Model,
+    Run,
+    check_supported,
+    device_description,
+    load_task,
+    make_optimizer,
+    model_for,
+)
+from scaleup.explanations import COST_PER_STEP
+from scaleup.presets import PAGE_DEFAULTS, PRESETS
+from scaleup.training import DENSE_CURVATURE
+from ui import controls
+
+DEPTH = Parameter(PAGE_DEFAULTS["depth"], 1, 4, integer=True, label="Hidden layers")
+WIDTH = Parameter(PAGE_DEFAULTS["width"], 4, 1024, log=True, integer=True, label="Width (units per hidden layer)")
+STEPS = Parameter(PAGE_DEFAULTS["steps"], 100, 5000, log=True, integer=True, label="Steps")
+SEED = Parameter(PAGE_DEFAULTS["seed"], 0, 9999, integer=True, label="Seed (data split, initial weights, minibatches)")
+BATCHES = (0, 16, 32, 64, 128, 256, 512)  # 0: the whole training set
+UPDATES_PER_RUN = 20  # chunks per run: how often the curves are redrawn
+MIN_CHUNK = 5
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
+RESULTS = "scaleup.results"  # the last training of this session, kept across reruns
+
+
+class Settings(NamedTuple):
+    lesson: str
+    task: str
+    depth: int
+    width: int
+    activation: str
+    batch: int
+    steps: int
+    seed: int
+    optimizers: tuple[str, ...]
+
+
+class Boxes(NamedTuple):
+    """Where the training view draws, in page order."""
+
+    progress: object
+    chart: object
+    table: object
+
+
+def title(name: str) -> str:
+    return OPTIMIZERS[name].title
+
+
+def batch_title(batch: int) -> str:
+    return "full batch" if batch == 0 else str(batch)
+
+
+def on_gpu() -> bool:
+    return not device_description().startswith("CPU")
+
+
+def chunk_steps(steps: int) -> int:
+    return max(steps // UPDATES_PER_RUN, MIN_CHUNK)
+
+
+# --- presets ---------------------------------------------------------------------
+def setting_key(name: str, setting: str) -> str:
+    return f"{name}.{setting}"
+
+
+def setting_specs(name: str) -> dict[str, Parameter]:
+    """Every setting of optimizer ``name``, its default the one for MLPs where that differs."""
+    info = OPTIMIZERS[name]
+    defaults = MLP_DEFAULTS.get(name, {})
+    specs = {**info.hyperparameters, **info.options}
+    return {key: spec._replace(default=defaults.get(key, spec.default)) for key, spec in specs.items()}
+
+
+def is_switch(spec: Parameter) -> bool:
+    return isinstance(spec.default, bool)
+
+
+def preset_state(name: str) -> dict:
+    """Every control's value for lesson ``name``: the preset's, else the page's and the optimizers' defaults."""
+    preset = PRESETS[name]
+    state = {key: preset.get(key, default) for key, default in PAGE_DEFAULTS.items()}
+    for optimizer in OPTIMIZERS:
+        chosen = preset.get("settings", {}).get(optimizer, {})
+        for key, spec in setting_specs(optimizer).items():
+            value = chosen.get(key, spec.default)
+            state[setting_key(optimizer, key)] = bool(value) if is_switch(spec) else value
+    return state | {"lesson": name}
+
+
+def control_default(key: str):
+    """The value a control starts at, which its widget leaves out of the URL."""
+    if "." in key:
+        name, setting = key.split(".", 1)
+        return setting_specs(name)[setting].default
+    return PAGE_DEFAULTS.get(key, controls.NO_LESSON)
+
+
+def url_text(key: str, value) -> str | list[str]:
+    """How the control ``key`` writes ``value`` in the URL."""
+    by_key = {"lesson": lambda v: PRESETS[v]["title"], "task": lambda v: TASKS[v].title, "batch": batch_title,
+              "opt": lambda v: [title(name) for name in v]}  # fmt: skip
+    if key in by_key:
+        return by_key[key](value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else controls.format_number(value, isinstance(value, int))
+
+
+def preset_query(name: str) -> dict[str, str | list[str]]:
+    """The URL of a lesson's view: each control of that view that differs from its default."""
+    state = preset_state(name)
+    shown = [key for key in state if "." not in key or key.split(".")[0] in state["opt"]]
+    return {key: url_text(key, state[key]) for key in shown if state[key] != control_default(key)}
+
+
+def apply_preset_from_link():
+    """``?preset=name``: the lesson's values in every control, and in the URL as those values.
+
+    Widgets given their values through the session state do not write them in the URL on
+    their first run, so the query is written here; a copied link then reopens the same view."""
+    name = st.query_params.get("preset")
+    controls.apply_preset_from_link(PRESETS, preset_state)
+    if name in PRESETS:
+        try:
+            st.query_params.from_dict(preset_query(name))
+        except StreamlitAPIException:  # a control is already bound: the widgets write the URL themselves
+            pass
+
+
+# --- controls -----------------------------------------------------------------------
+def _network_controls(where) -> tuple[str, int, int, str]:
+    task = controls.choice(
+        "task", list(TASKS), {k: t.title for k, t in TASKS.items()}, label="Task", default=PAGE_DEFAULTS["task"],
+        where=where,
+    )  # fmt: skip
+    where.caption(TASKS[task].description)
+    depth = controls.parameter_slider("depth", DEPTH, where=where)
+    width = controls.parameter_slider("width", WIDTH, where=where)
+    activation = controls.choice(
+        "activation", list(ACTIVATIONS), {a: a for a in ACTIVATIONS}, label="Activation",
+        default=PAGE_DEFAULTS["activation"], where=where,
+    )  # fmt: skip
+    return task, int(depth), int(width), activation
+
+
+def sidebar_controls() -> Settings:
+    """Draw the sidebar; the settings it holds (each optimizer's own settings are drawn with its explanation)."""
+    bar = st.sidebar
+    lesson = controls.lesson_picker(
+        PRESETS, preset_state, where=bar, help="Each lesson sets up one comparison; every control stays free to move."
+    )
+    task, depth, width, activation = _network_controls(bar)
+    batch = controls.choice(
+        "batch", BATCHES, {b: batch_title(b) for b in BATCHES}, label="Batch size", default=PAGE_DEFAULTS["batch"],
+        where=bar,
+    )  # fmt: skip
+    steps = controls.parameter_slider("steps", STEPS, where=bar)
+    seed = controls.number("seed", SEED, where=bar)
+    names = controls.multichoice(
+        "opt", list(OPTIMIZERS), {k: info.title for k, info in OPTIMIZERS.items()}, label="Optimizers",
+        default=PAGE_DEFAULTS["opt"], where=bar,
+    )  # fmt: skip
+    return Settings(lesson, task, depth, width, activation, int(batch), int(steps), int(seed), tuple(names))
+
+
+def _setting_control(name: str, key: str, spec: Parameter, where):
+    label = spec.label or key.replace("_", " ")
+    if is_switch(spec):
+        return controls.toggle(setting_key(name, key), label=label, default=bool(spec.default), where=where)
+    return controls.parameter_slider(setting_key(name, key), spec, label=label, where=where)
+
+
+def optimizer_controls(settings: Settings, model: Model) -> dict[str, Optimizer]:
+    """Each chosen optimizer's settings and explanation in an expander; the optimizers this network allows.
+
+    The others get a warning that says why."""
+    chosen = {}
+    for name in settings.optimizers:
+        with st.expander(f"{title(name)}: settings, and how it works") as box:
+            values = {key: _setting_control(name, key, spec, box) for key, spec in setting_specs(name).items()}
+            box.markdown(f"**Cost of one step on a network of n parameters:** {COST_PER_STEP[name]}")
+            box.markdown(OPTIMIZERS[name].explanation)
+        try:
+            check_supported(model, name)
+            chosen[name] = make_optimizer(name, **values)
+        except ValueError as error:
+            st.warning(f"**{title(name)} is unavailable here.** {error}")
+    for name in DENSE_CURVATURE:
+        if name in settings.optimizers:
+            st.caption(
+                f"{title(name)} forms the full n×n Hessian from n Hessian-vector products on every step: "
+                f"available up to {NEWTON_MAX_PARAMETERS:,} parameters; this network has {model.parameter_count:,}."
+            )
+    return chosen
+
+
+# --- the network -------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def dataset(task: str, seed: int) -> Dataset:
+    return load_task(task, seed)
+
+
+def network(settings: Settings) -> tuple[Dataset, Model]:
+    data = dataset(settings.task, settings.seed)
+    return data, model_for(data.info, width=settings.width, depth=settings.depth, activation=settings.activation)
+
+
+def device_line() -> str:
+    missing = "" if on_gpu() else " — no GPU found; with one, the same code runs there."
+    return f"**Device:** {device_description()}{missing}"
+
+
+def network_summary(settings: Settings, data: Dataset, model: Model) -> str:
+    loss = "softmax cross-entropy" if data.info.kind == "classification" else "squared error"
+    if model.parameter_count <= NEWTON_MAX_PARAMETERS:
+        limit = f"Within the {NEWTON_MAX_PARAMETERS:,}-parameter limit of the dense-Hessian methods."
+    else:
+        limit = (f"Above the {NEWTON_MAX_PARAMETERS:,}-parameter limit of the dense-Hessian methods "
+                 "(Newton, saddle-free Newton).")  # fmt: skip
+    return (
+        f"**Network:** {' → '.join(map(str, model.sizes))} ({settings.activation}), "
+        f"**{model.parameter_count:,} parameters**; {data.n_train} training and {int(data.x_test.shape[0])} held-out "
+        f"examples; {loss} loss. {limit}"
+    )
+
+
+# --- figures and table --------------------------------------------------------------
+def _add_run_traces(fig: go.Figure, name: str, run: Run, colour: str, classification: bool):
+    """Both columns: faint per-step minibatch losses, and markers at each chunk's evaluation."""
+    evaluations = pd.DataFrame(run.evaluations)
+    losses = run.loss_curve
+    stride = max(1, len(losses) // 500)  # at most about 500 points per faint line
+    held_out = evaluations.test_accuracy if classification else evaluations.test_loss
+    steps, seconds = np.arange(1, len(losses) + 1), run.time_axis[: len(losses)]
+    for col, x_step, x_evaluation in ((1, steps, evaluations.step), (2, seconds, evaluations.seconds)):
+        fig.add_trace(go.Scatter(
+            x=x_step[::stride], y=controls.float32(losses[::stride]), mode="lines", line=dict(color=colour, width=1),
+            opacity=0.3, legendgroup=name, showlegend=False, hoverinfo="skip",
+        ), row=1, col=col)  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=x_evaluation, y=evaluations.train_loss, mode="lines+markers", name=run.label, line=dict(color=colour),
+            legendgroup=name, showlegend=col == 1,
+        ), row=1, col=col)  # fmt: skip
+        fig.add_trace(go.Scatter(
+            x=x_evaluation, y=held_out, mode="lines+markers", line=dict(color=colour), legendgroup=name,
+            showlegend=False,
+        ), row=2, col=col)  # fmt: skip
+
+
+def figure(runs: dict[str, Run], classification: bool) -> go.Figure:
+    """Training loss (top) and held-out figure (bottom), against steps (left) and seconds (right)."""
+    fig = make_subplots(
+        rows=2, cols=2, shared_yaxes=True, horizontal_spacing=0.04, vertical_spacing=0.12,
+        subplot_titles=("training loss against step", "training loss against seconds (compile excluded)",
+                        "held-out accuracy" if classification else "held-out loss", ""),
+    )  # fmt: skip
+    for i, (name, run) in enumerate(runs.items()):
+        _add_run_traces(fig, name, run, COLOURS[i % len(COLOURS)], classification)
+    fig.update_yaxes(type="log", row=1)
+    if not classification:
+        fig.update_yaxes(type="log", row=2)
+    fig.update_xaxes(title_text="step", col=1, row=2)
+    fig.update_xaxes(title_text="seconds", col=2, row=2)
+    fig.update_layout(height=620, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+def _table_row(run: Run, gpu: bool) -> dict:
+    last = run.evaluations[-1]
+    accuracy = "test_accuracy" in last
+    row = {
+        "optimizer": run.label,
+        "compile s": f"{run.compile_seconds:.2f}" + (" (reused)" if run.compile_cached else ""),
+        "ms / step": run.per_step_seconds * 1e3,
+        "steps": run.steps_done,
+        "training s": run.seconds,
+        "training loss": last["train_loss"],
+        "held-out accuracy" if accuracy else "held-out loss": last["test_accuracy" if accuracy else "test_loss"],
+        "memory MiB (estimate)": run.memory.estimate_bytes / 2**20 if run.memory else None,
+    }
+    if gpu:
+        row["device peak MiB"] = (run.device_peak_bytes or 0) / 2**20
+    return row | {"diverged at step": run.diverged_at}
+
+
+def table(runs: dict[str, Run]) -> pd.DataFrame:
+    gpu = on_gpu()
+    return pd.DataFrame([_table_row(run, gpu) for run in runs.values()])
+
+
+def show(runs: dict[str, Run], boxes: Boxes, classification: bool):
+    if runs:
+        boxes.chart.plotly_chart(figure(runs, classification), width="stretch")
+        boxes.table.dataframe(table(runs), hide_index=True, width="stretch")
+
+
+# --- training ------------------------------------------------------------------------
+class Job(NamedTuple):
+    """What Train trains: the chosen optimizers on this network and data."""
+
+    settings: Settings
+    data: Dataset
+    model: Model
+    chosen: dict[str, Optimizer]
+
+    @property
+    def classification(self) -> bool:
+        return self.data.info.kind == "classification"
+
+    def config(self) -> dict:
+        """What a training depends on: results from another configuration are marked as earlier ones."""
+        settings = self.settings
+        return dict(
+            task=settings.task, seed=settings.seed, sizes=self.model.sizes, activation=settings.activation,
+            batch=settings.batch, steps=settings.steps,
+            optimizers={name: (opt.hyperparams, opt.options) for name, opt in self.chosen.items()},
+        )  # fmt: skip
+
+
+def method_caption(steps: int) -> str:
+    chunk = chunk_steps(steps)
+    rounded = f" ({steps} steps rounded up to whole chunks)" if steps % chunk else ""
+    return (
+        f"Each optimizer runs in compiled chunks of {chunk} steps (`lax.scan`){rounded}, taking turns, so a busy "
+        "machine slows them alike. Compile time is measured apart from training time. Faint lines: the minibatch "
+        "loss each step saw; markers: the full training loss after each chunk. Memory: the compiled chunk's own "
+        "estimate from XLA (temporaries + arguments + outputs), the same measure on every device"
+        + ("; device peak: the GPU's measured high-water mark for the whole process so far." if on_gpu() else
+           "; no measured peak on the CPU.")
+    )  # fmt: skip
+
+
+def train_all(job: Job, results: dict, boxes: Boxes):
+    """Compile every chosen optimizer's chunk, then run the chunks in turns, redrawing after each round.
+
+    A click on Stop reruns the page, which ends this loop between two Streamlit calls; ``results`` keeps
+    what was done."""
+    steps = job.settings.steps
+    chunk = chunk_steps(steps)
+    progress = boxes.progress.progress(0.0, "compiling…")
+    for name, optimizer in job.chosen.items():
+        progress.progress(0.0, f"compiling {title(name)}…")
+        results["runs"][name] = Run(job.model, job.data, optimizer, job.settings.batch, chunk, job.settings.seed)
+    for round_ in range(-(-steps // chunk)):
+        for run in results["runs"].values():
+            run.advance()
+        done = min((round_ + 1) * chunk, steps)
+        progress.progress(done / steps, f"step {done} of {steps}")
+        show(results["runs"], boxes, job.classification)
+    results["stopped"] = False
+    boxes.progress.empty()
+
+
+def _train(job: Job, boxes: Boxes):
+    results = dict(config=job.config(), runs={}, stopped=True)  # "stopped" until the last round is done
+    st.session_state[RESULTS] = results
+    try:
+        train_all(job, results, boxes)
+    except Exception as error:  # e.g. out of device memory for a very wide net: say so, keep what was done
+        results["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        boxes.progress.empty()
+
+
+def _show_earlier(job: Job, results: dict | None, boxes: Boxes):
+    """This session's last results, with a word on whether they belong to the current settings."""
+    if not results:
+        boxes.progress.info("Press **Train** to compile and train the chosen optimizers.")
+        return
+    if results["config"] != job.config():
+        boxes.progress.info("These results are from earlier settings; press **Train** to run the current ones.")
+    elif results["stopped"]:
+        boxes.progress.info("Stopped early; the results so far are shown.")
+    show(results["runs"], boxes, job.classification)
+
+
+def training_view(job: Job):
+    """Train and Stop, the progress bar, the live figure and table; the last results when not training."""
+    left, right = st.columns([1, 1])
+    train = left.button("Train", key="train", type="primary", disabled=not job.chosen)
+    right.button("Stop", key="stop", help="Stops after the current chunk; the results so far stay.")
+    boxes = Boxes(st.empty(), st.empty(), st.empty())
+    st.caption(method_caption(job.settings.steps))
+    if train:
+        _train(job, boxes)
+    results = st.session_state.get(RESULTS)
+    if results and results.get("error"):
+        st.error(f"Training stopped with an error: {results['error']}", icon=":material/error:")
+    if not train:
+        _show_earlier(job, results, boxes)
+    for run in (results or {}).get("runs", {}).values():
+        if run.diverged_at is not None:
+            st.warning(f"{run.label} diverged (non-finite loss) at step {run.diverged_at}; it stopped there.")

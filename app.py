@@ -8,6 +8,7 @@ import streamlit as st  # noqa: E402
 
 from ui import shell  # noqa: E402
 
+shell.use_compile_cache()
 embedded = shell.is_embedded()
 st.set_page_config(
     page_title="Optimization in deep learning",

@@ -6,11 +6,16 @@ and measure
 
 * cold start: server start → first chart drawn (baseline: first paint);
 * slider move → the app idle again with the chart redrawn: median and 95th
-  percentile over ``--moves`` moves, and the ratio to the baseline page;
+  percentile over ``--moves`` moves of a hyperparameter slider, and the ratio
+  to the baseline page. The moves go one way, so each asks for a value not
+  seen before: neither the app's caches nor Streamlit's message cache can
+  answer from an earlier move;
 * bytes received over the websocket per rerun;
-* Python time per rerun and XLA compilations during the slider moves, as
-  logged by the app when ``APP_BENCHMARK_LOG`` is set (see ``app.py``);
-* with ``--sessions N``, the same moves from N browser sessions at once.
+* Python time per rerun (whole-page runs and fragment runs) and XLA
+  compilations during the slider moves, as logged by the app when
+  ``APP_BENCHMARK_LOG`` is set (see ``ui/shell.py``);
+* with ``--sessions N``, the same moves from N browser sessions at once
+  against the explorer.
 
 Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10]
 """
@@ -30,6 +35,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -42,20 +48,29 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-# Records the key press and the last change to the page's main block: a rerun is
-# over when the app is idle and nothing has changed for QUIET_MS; its latency is
-# last change − key press, both on the page's own clock.
+CHART = ".js-plotly-plot"
+# Records the key press, the last change to the page's main block and the last
+# change inside a chart. A rerun is over when the app is idle, the watched
+# element (a chart; the text on the baseline page) has changed since the key
+# press, and nothing has changed for QUIET_MS; its latency is last change − key
+# press, both on the page's own clock, so the quiet wait is not counted.
 QUIET_MS = 300
 INSTRUMENT = """
-() => {
-  window.__bench = {keydown: 0, lastChange: 0};
+(watched) => {
+  window.__bench = {keydown: 0, lastChange: 0, lastWatched: 0};
   document.addEventListener('keydown', () => { window.__bench.keydown = performance.now(); }, true);
-  new MutationObserver(() => { window.__bench.lastChange = performance.now(); })
-    .observe(document.querySelector("[data-testid='stMain']"),
+  new MutationObserver((records) => {
+    const now = performance.now();
+    window.__bench.lastChange = now;
+    for (const record of records) {
+      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      if (node && node.closest(watched)) { window.__bench.lastWatched = now; break; }
+    }
+  }).observe(document.querySelector("[data-testid='stMain']"),
              {childList: true, subtree: true, attributes: true, characterData: true});
 }
 """
-RERUN_DONE = f"""() => window.__bench.lastChange > window.__bench.keydown
+RERUN_DONE = f"""() => window.__bench.lastWatched > window.__bench.keydown
     && performance.now() - window.__bench.lastChange > {QUIET_MS}
     && document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'notRunning'"""
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
@@ -77,9 +92,11 @@ class Server:
         if log_path:
             env["APP_BENCHMARK_LOG"] = log_path
         self.started = time.perf_counter()
+        # The app starts as scripts/app.sh starts it (ui/serve.py: warm-up at server start); the baseline plainly.
+        command = ["-m", "ui.serve"] if script == "app.py" else ["-m", "streamlit", "run", script]
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", script,
+                sys.executable, *command,
                 "--server.headless", "true", "--server.port", str(self.port),
                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             ],
@@ -114,47 +131,56 @@ def percentile(values, q):
 
 
 class Session:
-    """One browser tab on a page, counting websocket bytes."""
+    """One browser tab on a page, counting the bytes the server sends over the websocket."""
 
-    def __init__(self, browser, url: str, chart_selector: str):
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser, url: str, ready_selector: str, watched: str):
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1100})
         self.received = 0
         self.page.on("websocket", lambda ws: ws.on("framereceived", self._count))
-        self.chart_selector = chart_selector
+        self.ready_selector, self.watched = ready_selector, watched
         self.page.goto(url)
 
     def _count(self, payload):
         self.received += len(payload) if payload else 0
 
     def wait_ready(self, timeout=180_000):
-        self.page.wait_for_selector(self.chart_selector, timeout=timeout)
+        self.page.wait_for_selector(self.ready_selector, timeout=timeout)
         self.page.wait_for_selector(IDLE, timeout=timeout)
-        self.page.evaluate(INSTRUMENT)
+        self.page.evaluate(INSTRUMENT, self.watched)
 
-    def move_slider(self, index: int, key: str) -> tuple[float, int]:
-        """Press an arrow key on the index-th slider; seconds until idle and redrawn, bytes."""
-        thumb = self.page.locator("[data-testid='stSlider'] input[type='range']").nth(index)
+    def press(self, slider_key: str, key: str):
+        """Press an arrow key on the slider whose widget key is ``slider_key``."""
+        thumb = self.page.locator(f".st-key-{slider_key} input[type='range']")
         thumb.focus()
-        bytes_before = self.received
         thumb.press(key)
+
+    def move_slider(self, slider_key: str, key: str) -> tuple[float, int]:
+        """Seconds from the key press until the app is idle with the watched element redrawn; bytes received."""
+        bytes_before = self.received
+        self.press(slider_key, key)
         return self.wait_rerun(), self.received - bytes_before
 
     def wait_rerun(self, timeout=120_000) -> float:
         self.page.wait_for_function(RERUN_DONE, timeout=timeout)
         return self.page.evaluate("() => (window.__bench.lastChange - window.__bench.keydown) / 1000")
 
+    def errors(self) -> int:
+        return self.page.locator(ERRORS).count()
 
-def cold_start(browser, script: str, path: str, chart_selector: str, log_path=None):
-    server = Server(script, log_path)
-    session = Session(browser, server.url + path, chart_selector)
+
+def cold_start(browser, target: "Target", log_path=None):
+    """Server start → the page's first chart drawn (the baseline: its slider drawn) and the app idle."""
+    server = Server(target.script, log_path)
+    session = Session(browser, server.url + target.path, target.ready, target.watched)
     session.wait_ready()
     return server, session, time.perf_counter() - server.started
 
 
-def slider_moves(session: Session, moves: int, slider_index: int):
+def slider_moves(session: Session, target: "Target", moves: int):
+    """``moves`` presses in one direction: every move asks for a value not seen before, so no cache hides work."""
     times, sizes = [], []
-    for i in range(moves):
-        seconds, size = session.move_slider(slider_index, "ArrowRight" if i % 2 == 0 else "ArrowLeft")
+    for _ in range(moves):
+        seconds, size = session.move_slider(target.slider, target.key)
         times.append(seconds)
         sizes.append(size)
     return times, sizes
@@ -167,36 +193,53 @@ def read_log(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def summarize(name, times, sizes, baseline_median, baseline_p95, entries=()):
+def summarize(name, times, sizes, baseline, entries=()):
+    """One table row; ``baseline`` is (median, p95) of the trivial page, in seconds."""
     median, p95 = statistics.median(times), percentile(times, 0.95)
     python = [e["seconds"] for e in entries]
-    compiles = sum(e["compilations"] for e in entries)
     return {
         "page": name,
         "median_ms": 1000 * median,
         "p95_ms": 1000 * p95,
-        "median_ratio": median / baseline_median if baseline_median else 1.0,
-        "p95_ratio": p95 / baseline_p95 if baseline_p95 else 1.0,
-        "kB_per_rerun": statistics.median(sizes) / 1000,
+        "median_ratio": median / baseline[0],
+        "p95_ratio": p95 / baseline[1],
+        "kB_per_rerun": statistics.median(sizes) / 1000 if sizes else float("nan"),
+        "max_kB": max(sizes) / 1000 if sizes else float("nan"),
         "python_ms_per_rerun": 1000 * statistics.median(python) if python else float("nan"),
-        "compilations": compiles,
+        "compilations": sum(e["compilations"] for e in entries),
     }
 
 
 def print_table(rows, title):
-    print(f"\n{title}")
-    header = ["page", "median ms", "p95 ms", "× base (median)", "× base (p95)", "kB/rerun", "Python ms/rerun", "XLA compiles"]
-    print(" | ".join(header))
+    print(f"\n{title}\n")
+    header = ["page", "median ms", "p95 ms", "× base median", "× base p95", "kB/rerun (median, max)",
+              "Python ms/rerun", "XLA compiles"]  # fmt: skip
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for r in rows:
         print(
-            f"{r['page']} | {r['median_ms']:.0f} | {r['p95_ms']:.0f} | {r['median_ratio']:.2f} | {r['p95_ratio']:.2f} | "
-            f"{r['kB_per_rerun']:.1f} | {r['python_ms_per_rerun']:.1f} | {r['compilations']}"
+            f"| {r['page']} | {r['median_ms']:.0f} | {r['p95_ms']:.0f} | {r['median_ratio']:.2f} | "
+            f"{r['p95_ratio']:.2f} | {r['kB_per_rerun']:.1f}, {r['max_kB']:.1f} | {r['python_ms_per_rerun']:.1f} | "
+            f"{r['compilations']} |"
         )
 
 
-PAGES = {  # name: (url path, slider index to move: a hyperparameter slider)
-    "explorer": ("/explorer", 0),
-    "eigenspace": ("/eigenspace", 0),
+class Target(NamedTuple):
+    """A page to drive: its script and URL, what shows it is ready, what must redraw, the slider and key to press."""
+
+    script: str
+    path: str
+    ready: str
+    watched: str
+    slider: str  # the widget key (Streamlit's ``st-key-…`` class: dots become dashes)
+    key: str  # ArrowRight or ArrowLeft
+
+
+BASELINE = Target("benchmarks/baseline_app.py", "/", "[data-testid='stSlider']", "[data-testid='stMarkdown']",
+                  "value", "ArrowRight")  # fmt: skip
+PAGES = {  # a hyperparameter slider on each page, moved towards values that still converge
+    "explorer": Target("app.py", "/explorer", f"{CHART} .main-svg", CHART, "run1-learning_rate", "ArrowRight"),
+    "eigenspace": Target("app.py", "/eigenspace", f"{CHART} .main-svg", CHART, "gd-learning_rate", "ArrowLeft"),
 }
 
 
@@ -209,55 +252,65 @@ def main():
 
     from playwright.sync_api import sync_playwright
 
+    print(f"JAX compile cache {ROOT / '.jax_cache'}: {'present' if (ROOT / '.jax_cache').exists() else 'absent'}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        base_server, base, base_cold = cold_start(browser, "benchmarks/baseline_app.py", "/", "[data-testid='stSlider']")
-        base_times, base_sizes = slider_moves(base, args.moves, 0)
-        base_median, base_p95 = statistics.median(base_times), percentile(base_times, 0.95)
-        rows = [summarize("baseline (one slider)", base_times, base_sizes, base_median, base_p95)]
+        base_server, base, base_cold = cold_start(browser, BASELINE)
+        base_times, base_sizes = slider_moves(base, BASELINE, args.moves)
+        baseline = statistics.median(base_times), percentile(base_times, 0.95)
+        rows = [summarize("baseline (one slider)", base_times, base_sizes, baseline)]
         colds = [("baseline first paint", base_cold, 1.0)]
+        base.page.close()
         base_server.stop()
 
         for name in args.pages:
-            path, slider = PAGES[name]
+            target = PAGES[name]
             log = tempfile.mktemp(suffix=".jsonl")
-            server, session, cold = cold_start(browser, "app.py", path, ".js-plotly-plot", log)
+            server, session, cold = cold_start(browser, target, log)
             colds.append((f"{name} first chart", cold, cold / base_cold))
             warm_entries = len(read_log(log))
-            times, sizes = slider_moves(session, args.moves, slider)
-            rows.append(summarize(name, times, sizes, base_median, base_p95, read_log(log)[warm_entries:]))
+            times, sizes = slider_moves(session, target, args.moves)
+            rows.append(summarize(name, times, sizes, baseline, read_log(log)[warm_entries:]))
+            errors = session.errors()
+            session.page.close()
             if name == "explorer" and args.sessions:
-                rows.append(load_test(browser, server, path, slider, args.sessions, args.moves, base_median, base_p95))
+                single = rows[-1]["p95_ms"] / 1000
+                rows.append(load_test(browser, server, target, args.sessions, args.moves, baseline, single, log))
             server.stop()
+            if errors:
+                rows[-1]["page"] += f" ({errors} errors on the page)"
 
         print_table(rows, f"Slider → chart updated and idle ({args.moves} moves per page)")
-        print("\nCold start")
+        print("\nCold start (server start → first chart drawn)\n")
+        print("| page | seconds | × baseline first paint |\n|---|---|---|")
         for name, seconds, ratio in colds:
-            print(f"{name} | {seconds:.2f} s | × baseline {ratio:.2f}")
+            print(f"| {name} | {seconds:.2f} | {ratio:.2f} |")
         browser.close()
 
 
-def load_test(browser, server, path, slider, sessions, moves, base_median, base_p95):
-    """N sessions moving sliders at once against one server."""
-    tabs = [Session(browser, server.url + path, ".js-plotly-plot") for _ in range(sessions)]
+def load_test(browser, server, target, sessions, moves, baseline, single_p95, log):
+    """N sessions moving a slider at once against one server.
+
+    Playwright's sync API is single-threaded: each round presses the key in every
+    tab without waiting, then collects each tab's latency from its own clock.
+    """
+    tabs = [Session(browser, server.url + target.path, target.ready, target.watched) for _ in range(sessions)]
     for tab in tabs:
         tab.wait_ready()
-    times, sizes, errors = [], [], []
-    # Playwright's sync API is single-threaded: interleave the sessions' moves without waiting in between.
-    for i in range(moves):
-        key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+    before = len(read_log(log))
+    times, sizes = [], []
+    for _ in range(moves):
+        received = [tab.received for tab in tabs]
         for tab in tabs:
-            thumb = tab.page.locator("[data-testid='stSlider'] input[type='range']").nth(slider)
-            thumb.focus()
-            thumb.press(key)
-        for tab in tabs:
+            tab.press(target.slider, target.key)
+        for tab, start in zip(tabs, received):
             times.append(tab.wait_rerun())
-            if tab.page.locator(ERRORS).count():
-                errors.append(tab)
+            sizes.append(tab.received - start)
+    errors = sum(tab.errors() for tab in tabs)
     for tab in tabs:
         tab.page.close()
-    row = summarize(f"explorer, {sessions} sessions at once", times, [0], base_median, base_p95)
-    row["page"] += f" ({len(errors)} errors)"
+    row = summarize(f"explorer, {sessions} sessions at once", times, sizes, baseline, read_log(log)[before:])
+    row["page"] += f": {errors} errors, p95 × single-session explorer {row['p95_ms'] / 1000 / single_p95:.2f}"
     return row
 
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import controls, eigenspace, shell
 
+shell.run_through_entrypoint()
 controls.begin_page()
 eigenspace.apply_preset_from_link()
 settings = eigenspace.sidebar_controls()

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements.txt
-exec .venv/bin/streamlit run app.py "$@"
+# The server starts at once; a background thread loads the first view's programs meanwhile (ui/serve.py).
+exec .venv/bin/python -m ui.serve "$@"

@@ -534,18 +534,38 @@ def legend(done: dict[str, MethodRun], closed_form: bool = False) -> str:
     return "<small>" + " &nbsp; ".join(entries) + "</small>"
 
 
-def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
-    """2-D: the runs in the original coordinates and in the eigenbasis, side by side."""
-    quadratic = build_problem(settings.problem, settings.parameters)
-    lam, q, minimum = eigen_data(quadratic)
-    start = start_point(settings.problem, quadratic)
-    eigen_view = dataclasses.replace(quadratic, eigenvectors=jnp.eye(2, dtype=jnp.float32), minimum=jnp.zeros(2, jnp.float32))
+class EigenView(NamedTuple):
+    """The 2-D problem in its original coordinates and in its eigenbasis, with a contour grid for each."""
+
+    eigen_view: Quadratic
+    start: np.ndarray
+    x0: np.ndarray
+    half: float  # the eigenbasis panel shows [−half, half]²
+    original_grid: Grid
+    eigen_grid: Grid
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def eigen_view(problem: str, parameters: Items, resolution: int = 101) -> EigenView:
+    """Computed once per problem (shared, never modified): a slider on a method leaves it as it is."""
+    quadratic = build_problem(problem, parameters)
+    _, q, minimum = eigen_data(quadratic)
+    start = start_point(problem, quadratic)
+    rotated = dataclasses.replace(quadratic, eigenvectors=jnp.eye(2, dtype=jnp.float32), minimum=jnp.zeros(2, jnp.float32))
     x0 = (start - minimum) @ q
     half = 1.15 * max(float(np.abs(x0).max()), 2.5)
     (a0, a1), (b0, b1) = quadratic.bounds
-    resolution = 101
     original_grid = _grid(quadratic, np.linspace(a0, a1, resolution), np.linspace(b0, b1, resolution))
-    eigen_grid = _grid(eigen_view, np.linspace(-half, half, resolution), np.linspace(-half, half, resolution))
+    eigen_grid = _grid(rotated, np.linspace(-half, half, resolution), np.linspace(-half, half, resolution))
+    return EigenView(rotated, start, x0, half, original_grid, eigen_grid)
+
+
+def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
+    """2-D: the runs in the original coordinates and in the eigenbasis, side by side."""
+    quadratic = build_problem(settings.problem, settings.parameters)
+    q = eigen_data(quadratic)[1]
+    view = eigen_view(settings.problem, settings.parameters)
+    start, x0, half, original_grid, eigen_grid = view.start, view.x0, view.half, view.original_grid, view.eigen_grid
     originals = [_drawn(n, r.params, r.loss, r.diverged_at) for n, r in done.items()]
     eigens = [_drawn(n, r.components, r.loss, r.diverged_at) for n, r in done.items()]
     st.markdown(legend(done), unsafe_allow_html=True)
@@ -553,15 +573,19 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
     key = f"{settings.problem}{settings.parameters}"
     with left:
         st.markdown("**Original coordinates θ**")
-        figure = plots.landscape_figure(original_grid, quadratic, originals, start, view_key=key, height=540)
+        figure = plots.landscape_figure(
+            original_grid, quadratic, originals, start, view_key=key, height=560, narrow=True
+        )
         figure.update_layout(showlegend=False, margin=dict(t=10))
         st.plotly_chart(figure, key="eigen_original_plot", width="stretch", config={"displaylogo": False})
     with right:
         st.markdown(r"**Eigenbasis x = Qᵀ(θ − θ\*)**: x₁ along λ₁, x₂ along λ₂")
-        figure = plots.landscape_figure(eigen_grid, eigen_view, eigens, x0, view_key=key, height=540)
+        figure = plots.landscape_figure(
+            eigen_grid, view.eigen_view, eigens, x0, view_key=key, height=560, narrow=True
+        )
         figure.update_layout(
-            showlegend=False, margin=dict(t=10), xaxis=dict(range=[-half, half], title="x₁"),
-            yaxis=dict(range=[-half, half], title="x₂"),
+            showlegend=False, margin=dict(t=10), xaxis=dict(range=[-half, half], title=dict(text="x₁")),
+            yaxis=dict(range=[-half, half], title=dict(text="x₂")),
         )  # fmt: skip
         st.plotly_chart(figure, key="eigen_basis_plot", width="stretch", config={"displaylogo": False})
     angle = np.degrees(np.arctan2(q[1, 0], q[0, 0]))
@@ -610,18 +634,22 @@ def rate_views(settings: Settings):
     if "gd" in chosen:
         alpha = float(dict(chosen["gd"])["learning_rate"])
         with left:
-            st.plotly_chart(eigenspace_plots.gd_rate_figure(lam, alpha), key="gd_rate_plot", width="stretch",
-                            config={"displaylogo": False})  # fmt: skip
+            figure = plots.cached_figure(
+                ("gd_rate", settings.problem, settings.parameters, alpha), lambda: eigenspace_plots.gd_rate_figure(lam, alpha)
+            )
+            st.plotly_chart(figure, key="gd_rate_plot", width="stretch", config={"displaylogo": False})
             label = "Set the optimal α" if best_gd is None else f"Set the optimal α = 2/(λ₁ + λₙ) = {best_gd.learning_rate:.4g}"
             st.button(label, key="optimal_gd", on_click=_on_optimal_gd, disabled=best_gd is None, help=reason,
                       icon=":material/star:")  # fmt: skip
     if "momentum" in chosen:
         values = dict(chosen["momentum"])
         with right:
-            st.plotly_chart(
-                eigenspace_plots.momentum_rate_figure(lam, float(values["learning_rate"]), float(values["momentum"])),
-                key="momentum_rate_plot", width="stretch", config={"displaylogo": False},
-            )  # fmt: skip
+            alpha, beta = float(values["learning_rate"]), float(values["momentum"])
+            figure = plots.cached_figure(
+                ("momentum_rate", settings.problem, settings.parameters, alpha, beta),
+                lambda: eigenspace_plots.momentum_rate_figure(lam, alpha, beta),
+            )
+            st.plotly_chart(figure, key="momentum_rate_plot", width="stretch", config={"displaylogo": False})
             label = "Set the optimal (α, β)"
             if best_momentum is not None:
                 label += f" = ({best_momentum.learning_rate:.4g}, {best_momentum.momentum:.4g})"
@@ -649,10 +677,10 @@ def curvature_views(settings: Settings, done: dict[str, MethodRun]):
         scale = float(dict(chosen[name]).get("learning_rate", 1.0)) if settings.effective else 1.0
         spectra[name] = run.spectrum * scale
     titles = {n: OPTIMIZERS[n].title for n in spectra}
-    st.plotly_chart(
-        eigenspace_plots.spectrum_figure(spectra, titles, COLORS), key="spectrum_plot", width="stretch",
-        config={"displaylogo": False},
-    )  # fmt: skip
+    key = ("spectrum", *settings._replace(methods=tuple((n, v) for n, v in settings.methods if n in spectra),
+                                         directions=(), lesson=""))  # fmt: skip
+    figure = plots.cached_figure(key, lambda: eigenspace_plots.spectrum_figure(spectra, titles, COLORS))
+    st.plotly_chart(figure, key="spectrum_plot", width="stretch", config={"displaylogo": False})
     rows = []
     for name, spectrum in spectra.items():
         reached = first_step_within(spectrum, TOLERANCE)

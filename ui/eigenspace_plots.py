@@ -60,7 +60,7 @@ def direction_figure(
     figure = plots.loss_curve_figure(
         curves, y_title="|xᵢᵏ|", floor=None, height=height, title=direction_title(i, eigenvalue)
     )
-    figure.update_layout(showlegend=False)  # the page draws one legend for the row
+    figure.update_layout(showlegend=False, margin=dict(b=10))  # the page draws one legend for the row
     return figure
 
 

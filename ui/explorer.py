@@ -29,8 +29,8 @@ from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid
 
 SLOTS = 6
 NONE = "none"
-DEFAULT_RUNS = ("gd", "momentum", "adam")
-STEPS = Parameter(200, 10, 2000, log=True, integer=True, label="steps")
+DEFAULT_RUNS = ("gd", "momentum", "adam", "lbfgs")
+STEPS = Parameter(300, 10, 2000, log=True, integer=True, label="steps")
 SEED = Parameter(0, 0, 2**31 - 1, integer=True, label="seed")
 SEEDS = Parameter(8, 2, 64, log=True, integer=True, label="noisy runs (seeds)")
 START = Parameter(0.0, -100.0, 100.0)
@@ -335,7 +335,7 @@ def loss_view(settings: Settings, drawn: list[plots.Drawn]):
     bounded = np.isfinite(landscape.minimum_loss)
     figure = plots.loss_curve_figure(
         plots.run_loss_curves(drawn, landscape), y_title="L − L*" if bounded else "L", log_y=bounded,
-        title="Loss against step" + (" (mean over seeds, 10–90 % band)" if settings.seeds > 1 else ""),
+        title="Loss against step" + (" (mean over seeds, 10–90 % band)" if settings.seeds > 1 else ""), height=420,
     )  # fmt: skip
     st.plotly_chart(figure, key="loss_plot", width="stretch", config={"displaylogo": False})
 
@@ -351,7 +351,7 @@ def summary_table(settings: Settings, drawn: list[plots.Drawn]) -> pd.DataFrame:
             verdict = f"{len(diverged)} of {len(d.run.diverged_at)} seeds"
         else:
             verdict = f"at step {diverged[0]}" if diverged else "no"
-        rows.append({"run": d.label, final: excess[:, -1].mean(), "diverged": verdict})
+        rows.append({"run": d.label, final: f"{excess[:, -1].mean():.1e}", "diverged": verdict})
     return pd.DataFrame(rows)
 
 

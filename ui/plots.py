@@ -4,14 +4,23 @@ playback), the 3-D surface, and loss curves.
 Everything sent to the browser is float32 (plotly sends NumPy arrays as typed
 arrays, so this halves the page). The playback's frames update only the
 moving markers and arrows, never the contour, and use ``redraw: False``.
+The landscape and loss figures are written as plain dicts (``PlainFigure``):
+plotly's validation of every property cost more than the rest of a rerun.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+import base64
+import functools
+import io
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
+import PIL.Image
 import plotly.graph_objects as go
+import scipy.ndimage
+import streamlit as st
+from plotly.basedatatypes import convert_to_base64
 
 from landscapes import Landscape
 from ui.runs import Grid, RunResult
@@ -25,10 +34,15 @@ PALETTE = (
     ("violet", "#9467bd"),
     ("gray", "#555555"),
 )
-MAX_FRAMES = 150
+MAX_FRAMES = 100  # playback frames: each is a slider step the browser draws
+CLICK_POINTS = 40  # click targets per side of the landscape
 FRAME_MS = 60
 LOG_FLOOR = 1e-12  # where an excess loss of exactly 0 is drawn on a log axis
 CONTOUR_SCALE = [[0.0, "#f7fbff"], [0.35, "#deebf7"], [0.7, "#c6dbef"], [1.0, "#9ecae1"]]
+CONTOUR_BANDS = 28
+CONTOUR_LINE = (40, 50, 80)
+LINE_WEIGHT = 0.4  # how much of CONTOUR_LINE a contour pixel takes
+UPSAMPLE = 4  # the contour picture has this many pixels per grid step, about the size it is drawn
 CRITICAL_STYLE = {
     "minimum": dict(symbol="star", color="#ffd700", size=16),
     "saddle": dict(symbol="x", color="#111111", size=12),
@@ -93,6 +107,53 @@ def divergence_marks(drawn: Drawn, landscape: Landscape) -> list[tuple[float, fl
     return marks
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
+    """``_build()`` once per ``key``, which must name everything the figure shows.
+
+    Shared by all sessions and never modified after it is built: a slider that
+    does not touch a figure then costs it nothing."""
+    return _build()
+
+
+# --- figures as plain dicts ---------------------------------------------------
+class PlainFigure(go.Figure):
+    """A figure held as the dict plotly.js reads, in a ``go.Figure`` shell for ``st.plotly_chart``.
+
+    Plotly validates and deep-copies every property of a ``go.Figure`` as it is
+    built and again when it is serialised: for the landscape with a few
+    hundred steps and its playback frames that took over 100 ms per rerun.
+    These figures are written as dicts in plotly's schema instead; NumPy
+    arrays in them are sent as typed arrays, as plotly itself sends them.
+    """
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        self._spec = spec
+
+    def update_layout(self, dict1: dict | None = None, **changes) -> "PlainFigure":
+        """Nested dicts are merged, as plotly's own ``update_layout`` does."""
+        _merge(self._spec.setdefault("layout", {}), {**(dict1 or {}), **changes})
+        return self
+
+    def to_dict(self) -> dict:
+        convert_to_base64(self._spec)  # in place: idempotent, so cached pieces are converted once
+        return dict(self._spec)
+
+
+def _merge(target: dict, changes: dict):
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def _rounded(values, digits: int = 4) -> list:
+    """Frame data as short lists: a few numbers per trace, cheaper as text than as typed arrays."""
+    return np.round(np.asarray(values, np.float64), digits).tolist()
+
+
 # --- the landscape with trajectories -----------------------------------------
 def _critical_point_traces(landscape: Landscape, three_d=False, grid_heights=None) -> list:
     traces = []
@@ -106,90 +167,90 @@ def _critical_point_traces(landscape: Landscape, three_d=False, grid_heights=Non
             marker.update(size=6, symbol={"star": "diamond", "triangle-up": "diamond"}.get(style["symbol"], style["symbol"]))
             traces.append(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=grid_heights(points), marker=marker, **common))
         else:
-            traces.append(go.Scatter(x=points[:, 0], y=points[:, 1], marker=marker, **common))
+            traces.append(dict(type="scatter", x=points[:, 0], y=points[:, 1], marker=marker, **common))
     return traces
 
 
-def _rounded(values) -> list[float]:
-    """Frame data as short lists: a few numbers per trace, cheaper as text than as typed arrays."""
-    return [round(float(v), 5) for v in values]
+class Playback(NamedTuple):
+    """One run at the playback's frame steps: every seed's position, and the first seed's two arrows."""
+
+    here: np.ndarray  # (frames, seeds, 2)
+    origin: np.ndarray  # (frames, 2): the first seed's position
+    update: np.ndarray  # (frames, 2): where the update took it
+    descent: np.ndarray  # (frames, 2): origin + the −∇L direction, drawn as long as the update
 
 
-def _arrow(start, vector) -> dict:
-    return dict(x=_rounded([start[0], start[0] + vector[0]]), y=_rounded([start[1], start[1] + vector[1]]))
+def playback(drawn: Drawn, steps: np.ndarray) -> Playback:
+    params, grads = drawn.run.params, drawn.run.grads
+    last = params.shape[1] - 1
+    k = np.minimum(steps, last)
+    origin = params[0, k]
+    update = params[0, np.minimum(k + 1, last)] - origin  # zero at the last step
+    gradient = grads[0, k]
+    length = np.linalg.norm(update, axis=-1, keepdims=True)
+    norm = np.linalg.norm(gradient, axis=-1, keepdims=True)
+    moving = (norm > 0) & (length > 0)
+    direction = np.where(moving, -gradient / np.where(moving, norm, 1.0) * length, 0.0)
+    return Playback(np.swapaxes(params[:, k], 0, 1), origin, origin + update, origin + direction)
 
 
-def _moving_data(drawn: Drawn, k: int) -> list[dict]:
-    """At step k: every seed's position, the update taken and the −∇L direction (first seed)."""
-    run = drawn.run
-    last = k >= run.params.shape[1] - 1
-    update = np.zeros(2, np.float32) if last else run.params[0, k + 1] - run.params[0, k]
-    gradient = run.grads[0, k]
-    length, norm = np.linalg.norm(update), np.linalg.norm(gradient)
-    direction = -gradient / norm * length if norm > 0 and length > 0 else np.zeros(2, np.float32)
-    here = run.params[:, k]
+def _segment(a: np.ndarray, b: np.ndarray) -> dict:
+    """Per frame, a two-point line a → b."""
+    pairs = _rounded(np.stack([a, b], axis=1))  # (frames, 2 points, 2 coordinates)
+    return dict(x=[[p[0][0], p[1][0]] for p in pairs], y=[[p[0][1], p[1][1]] for p in pairs])
+
+
+def _moving_frames(play: Playback) -> list[list[dict]]:
+    """Per frame, the data of the run's three moving traces: positions, update arrow, −∇L arrow."""
+    here = _rounded(play.here)
+    update, descent = _segment(play.origin, play.update), _segment(play.origin, play.descent)
     return [
-        dict(x=_rounded(here[:, 0]), y=_rounded(here[:, 1])),
-        _arrow(run.params[0, k], update),
-        _arrow(run.params[0, k], direction),
+        [
+            dict(type="scatter", x=[p[0] for p in here[i]], y=[p[1] for p in here[i]]),
+            dict(type="scatter", x=update["x"][i], y=update["y"][i]),
+            dict(type="scatter", x=descent["x"][i], y=descent["y"][i]),
+        ]
+        for i in range(len(here))
     ]
 
 
-def _moving_traces(drawn: Drawn) -> list[go.Scatter]:
-    """The traces the playback moves, at step 0: positions, the update arrow, the −∇L arrow."""
-    here, update, gradient = _moving_data(drawn, 0)
+def _moving_traces(drawn: Drawn, first: list[dict]) -> list[dict]:
+    """The traces the playback moves, at the first frame: positions, the update arrow, the −∇L arrow."""
+    here, update, descent = ({k: v for k, v in trace.items() if k != "type"} for trace in first)
     seeds = drawn.run.params.shape[0]
-    arrow = dict(mode="lines+markers", hoverinfo="skip", showlegend=False, legendgroup=drawn.label)
+    arrow = dict(type="scatter", mode="lines+markers", hoverinfo="skip", showlegend=False, legendgroup=drawn.label)
     head = dict(symbol="arrow", angleref="previous", size=[0, 13], color=drawn.color)
     return [
-        go.Scatter(
-            **here, mode="markers", showlegend=False, legendgroup=drawn.label, hoverinfo="skip",
+        dict(
+            type="scatter", **here, mode="markers", showlegend=False, legendgroup=drawn.label, hoverinfo="skip",
             marker=dict(color=drawn.color, size=[11] + [6] * (seeds - 1), line=dict(color="white", width=1.5)),
         ),
-        go.Scatter(**update, line=dict(color=drawn.color, width=2.5), marker=head, **arrow),
-        go.Scatter(**gradient, line=dict(color=drawn.color, width=2.5, dash="dot"), marker=head, **arrow),
+        dict(**update, line=dict(color=drawn.color, width=2.5), marker=head, **arrow),
+        dict(**descent, line=dict(color=drawn.color, width=2.5, dash="dot"), marker=head, **arrow),
     ]  # fmt: skip
 
 
-class FigureWithFrames(go.Figure):
-    """A figure whose animation frames stay plain dicts.
-
-    Plotly validates every object it builds: for a few hundred frames of
-    several traces that takes seconds per rerun. The frames only move the
-    points of traces that were built (and validated) the ordinary way.
-    """
-
-    def __init__(self, figure: go.Figure, frames: list[dict]):
-        super().__init__(figure)
-        self._plain_frames = frames
-
-    def to_dict(self):
-        spec = super().to_dict()
-        spec["frames"] = self._plain_frames
-        return spec
-
-
-def _static_traces(drawn: Drawn, landscape: Landscape) -> list:
+def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
     run = drawn.run
     traces = []
     if len(run.params) > 1:  # the seeds as a faint cloud, their mean on top
         nan = np.full((len(run.params), 1, 2), np.nan, np.float32)
         cloud = np.concatenate([run.params, nan], axis=1).reshape(-1, 2)
-        traces.append(go.Scatter(
-            x=f32(cloud[:, 0]), y=f32(cloud[:, 1]), mode="lines", line=dict(color=drawn.color, width=1),
+        traces.append(dict(
+            type="scatter", x=f32(cloud[:, 0]), y=f32(cloud[:, 1]), mode="lines", line=dict(color=drawn.color, width=1),
             opacity=0.22, hoverinfo="skip", showlegend=False, legendgroup=drawn.label,
         ))  # fmt: skip
         path, what = run.params.mean(axis=0), " (mean of seeds)"
     else:
         path, what = run.params[0], ""
-    traces.append(go.Scatter(
-        x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", name=drawn.label, legendgroup=drawn.label,
-        line=dict(color=drawn.color, width=2.5), marker=dict(size=4, color=drawn.color),
+    traces.append(dict(
+        type="scatter", x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", name=drawn.label,
+        legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5), marker=dict(size=4, color=drawn.color),
         hovertemplate=f"{drawn.label}{what}<br>step %{{pointNumber}}: (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
     ))  # fmt: skip
     for x, y, text in divergence_marks(drawn, landscape):
-        traces.append(go.Scatter(
-            x=f32([x]), y=f32([y]), mode="markers+text", text=[f"✕ {text}"], textposition="top center",
+        traces.append(dict(
+            type="scatter", x=[x], y=[y], mode="markers+text", text=[f"✕ {text}"], textposition="top center",
             textfont=dict(color=drawn.color, size=13), showlegend=False, legendgroup=drawn.label,
             marker=dict(symbol="x", size=16, color=drawn.color, line=dict(color="#111", width=1)),
             hovertemplate=f"{drawn.label}: {text}<extra></extra>",
@@ -197,29 +258,95 @@ def _static_traces(drawn: Drawn, landscape: Landscape) -> list:
     return traces
 
 
-def _click_targets(grid: Grid, z: np.ndarray, landscape: Landscape, every: int = 2) -> go.Scatter:
-    """Invisible points over the view: a contour sends no clicks, these do (and carry the hover read-out)."""
+def _band_colors(bands: int) -> np.ndarray:
+    """(bands, 3) RGB: CONTOUR_SCALE sampled at each band's middle."""
+    stops = np.array([stop for stop, _ in CONTOUR_SCALE])
+    rgb = np.array([[int(color[i : i + 2], 16) for i in (1, 3, 5)] for _, color in CONTOUR_SCALE], float)
+    middles = (np.arange(bands) + 0.5) / bands
+    return np.stack([np.interp(middles, stops, rgb[:, c]) for c in range(3)], axis=-1)
+
+
+def _png_data_uri(rgb: np.ndarray) -> str:
+    """An RGB array (rows top to bottom) as a PNG data URI."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _contour_image(z_bytes: bytes, shape: tuple[int, int]) -> str:
+    """Filled contour bands with a darker line where the band changes, UPSAMPLE× finer than the grid."""
+    z = np.frombuffer(z_bytes, np.float32).reshape(shape).astype(np.float64)
+    fine = (UPSAMPLE * (shape[0] - 1) + 1, UPSAMPLE * (shape[1] - 1) + 1)
+    z = scipy.ndimage.zoom(z, (fine[0] / shape[0], fine[1] / shape[1]), order=1, grid_mode=False)  # bilinear
+    low, high = float(z.min()), float(z.max())
+    band = np.clip(((z - low) / max(high - low, 1e-30) * CONTOUR_BANDS).astype(int), 0, CONTOUR_BANDS - 1)
+    rgb = _band_colors(CONTOUR_BANDS)[band]
+    edge = np.zeros(band.shape, bool)
+    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+    edge[1:, :] |= band[1:, :] != band[:-1, :]
+    rgb[edge] = (1 - LINE_WEIGHT) * rgb[edge] + LINE_WEIGHT * np.array(CONTOUR_LINE)
+    return _png_data_uri(np.round(rgb[::-1]).astype(np.uint8))  # PNG rows run top to bottom, y up
+
+
+def _contour_layer(grid: Grid, z: np.ndarray, landscape: Landscape) -> tuple[dict, dict]:
+    """The contours as a picture under the plot, and an invisible trace that carries its colour bar.
+
+    A picture is part of the layout: the browser does not recompute contours
+    when a run changes, and the playback's frames cannot erase it (they erase
+    a contour trace)."""
+    z = f32(z)
+    x0, x1, y0, y1 = (float(v) for v in (grid.xs[0], grid.xs[-1], grid.ys[0], grid.ys[-1]))
+    image = dict(
+        source=_contour_image(z.tobytes(), z.shape), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+        sizing="stretch", layer="below",
+    )  # fmt: skip
+    colors = _band_colors(CONTOUR_BANDS).round().astype(int)
+    steps = [[(i + j) / CONTOUR_BANDS, "rgb({},{},{})".format(*colors[i])] for i in range(CONTOUR_BANDS) for j in (0, 1)]
+    low, high = float(z.min()), float(z.max())
+    colorbar = dict(
+        type="scatter", x=[x0], y=[y0], mode="markers", hoverinfo="skip", showlegend=False, name="landscape",
+        marker=dict(size=0, opacity=0, color=[low], cmin=low, cmax=high, colorscale=steps, showscale=True,
+                    colorbar=dict(title=dict(text=height_label(landscape), side="right"), thickness=12, len=0.8)),
+    )  # fmt: skip
+    return image, colorbar
+
+
+def _click_targets(grid: Grid, z: np.ndarray, landscape: Landscape) -> dict:
+    """Invisible points over the view: a contour sends no clicks, these do (and carry the hover read-out).
+
+    Plotly finds the point under the mouse from the data, not from drawn
+    shapes, so ``maxdisplayed`` spares the browser drawing them all: drawing
+    them took half of each redraw of the figure."""
+    every = max(1, round(len(grid.xs) / CLICK_POINTS))
     x, y = np.meshgrid(grid.xs[::every], grid.ys[::every])
-    return go.Scatter(
-        x=f32(x.ravel()), y=f32(y.ravel()), customdata=f32(z[::every, ::every].ravel()), mode="markers",
-        marker=dict(size=10, opacity=0), name="click to start here", showlegend=False,
+    return dict(
+        type="scatter", x=f32(x.ravel()), y=f32(y.ravel()), customdata=f32(z[::every, ::every].ravel()),
+        mode="markers", marker=dict(size=10, opacity=0, maxdisplayed=1), name="click to start here", showlegend=False,
         hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{height_label(landscape)} = %{{customdata:.3g}}<extra></extra>",
     )  # fmt: skip
 
 
-def _playback_layout(steps: Sequence[int]) -> dict:
+def _playback_layout(steps: Sequence[int], plot_px: float, two_rows: bool) -> dict:
+    """▶/❚❚ buttons and a step slider below the plot, clear of the x-axis title.
+
+    Side by side in a wide figure; in a narrow one the slider gets its own row
+    under the buttons. Positions are in pixels below the plot, converted to
+    the fractions of the plot's height that plotly wants."""
+    below = lambda px: -px / plot_px  # noqa: E731
     still = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
     play = dict(frame=dict(duration=FRAME_MS, redraw=False), fromcurrent=True, transition=dict(duration=0))
+    slider_row = dict(x=0.0, len=1.0, y=below(96)) if two_rows else dict(x=0.2, len=0.8, y=below(54))
     return dict(
         updatemenus=[dict(
-            type="buttons", direction="left", showactive=False, x=0.0, y=-0.06, xanchor="left", yanchor="top",
+            type="buttons", direction="left", showactive=False, x=0.0, y=below(60), xanchor="left", yanchor="top",
             pad=dict(t=0, r=8), buttons=[
                 dict(label="▶ play", method="animate", args=[None, play]),
                 dict(label="❚❚ pause", method="animate", args=[[None], still]),
             ],
         )],
         sliders=[dict(
-            active=0, x=0.2, len=0.8, y=-0.04, yanchor="top", pad=dict(t=0, b=0),
+            active=0, yanchor="top", pad=dict(t=0, b=0), **slider_row,
             currentvalue=dict(prefix="step ", font=dict(size=13)), transition=dict(duration=0),
             steps=[dict(method="animate", label=str(k), args=[[str(k)], still]) for k in steps],
         )],
@@ -234,45 +361,42 @@ def landscape_figure(
     *,
     view_key: str = "",
     height: int = 640,
-) -> go.Figure:
-    """Contours, critical points, one trajectory per run, and playback of the steps."""
-    epsilon = contour_epsilon(grid, landscape)
-    z = heights(grid.loss, landscape, epsilon)
-    fig = go.Figure()
-    fig.add_trace(go.Contour(
-        x=grid.xs, y=grid.ys, z=z, colorscale=CONTOUR_SCALE, ncontours=28, hoverinfo="skip",
-        line=dict(width=0.6, color="rgba(40,50,80,0.5)"), name="landscape", showlegend=False,
-        colorbar=dict(title=dict(text=height_label(landscape), side="right"), thickness=12, len=0.8),
-    ))  # fmt: skip
-    fig.add_trace(_click_targets(grid, z, landscape))
-    for trace in _critical_point_traces(landscape):
-        fig.add_trace(trace)
-    fig.add_trace(go.Scatter(
-        x=f32([start[0]]), y=f32([start[1]]), mode="markers", name="start",
+    narrow: bool = False,
+) -> PlainFigure:
+    """Contours, critical points, one trajectory per run, and playback of the steps (``narrow``: for a
+    figure in a column, with the playback's slider under its buttons)."""
+    z = heights(grid.loss, landscape, contour_epsilon(grid, landscape))
+    image, colorbar = _contour_layer(grid, z, landscape)
+    data = [colorbar, _click_targets(grid, z, landscape), *_critical_point_traces(landscape)]
+    data.append(dict(
+        type="scatter", x=[float(start[0])], y=[float(start[1])], mode="markers", name="start",
         marker=dict(symbol="circle", size=12, color="white", line=dict(color="#111", width=2)),
         hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>",
     ))  # fmt: skip
     for drawn in runs:
-        for trace in _static_traces(drawn, landscape):
-            fig.add_trace(trace)
-    moving = []
-    for drawn in runs:
-        moving += range(len(fig.data), len(fig.data) + 3)
-        fig.add_traces(_moving_traces(drawn))
+        data += _static_traces(drawn, landscape)
     (x0, x1), (y0, y1) = landscape.bounds
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=90 if runs else 10), uirevision=view_key,
-        xaxis=dict(range=[x0, x1], title="x", constrain="domain", showgrid=False, zeroline=False),
-        yaxis=dict(range=[y0, y1], title="y", scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False),
+    layout = dict(
+        height=height, margin=dict(l=10, r=10, t=30, b=(170 if narrow else 130) if runs else 10), uirevision=view_key,
+        xaxis=dict(range=[x0, x1], title=dict(text="x", standoff=4), constrain="domain", showgrid=False, zeroline=False),
+        yaxis=dict(range=[y0, y1], title=dict(text="y"), scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
-        clickmode="event+select", dragmode="pan", hovermode="closest",
+        clickmode="event+select", dragmode="pan", hovermode="closest", images=[image],
     )  # fmt: skip
     if not runs:
-        return fig
+        return PlainFigure(dict(data=data, layout=layout))
     steps = frame_steps(runs[0].run.params.shape[1] - 1)
-    fig.update_layout(**_playback_layout(steps))
-    frames = [dict(name=str(k), traces=moving, data=[t for d in runs for t in _moving_data(d, k)]) for k in steps]
-    return FigureWithFrames(fig, frames)
+    per_run = [_moving_frames(playback(drawn, steps)) for drawn in runs]
+    moving = list(range(len(data), len(data) + 3 * len(runs)))
+    for drawn, frames in zip(runs, per_run):
+        data += _moving_traces(drawn, frames[0])
+    frames = [
+        dict(name=str(k), traces=moving, data=[trace for run in per_run for trace in run[i]])
+        for i, k in enumerate(steps)
+    ]
+    plot_px = height - layout["margin"]["t"] - layout["margin"]["b"]
+    playback_layout = _playback_layout(steps, plot_px, two_rows=narrow)
+    return PlainFigure(dict(data=data, layout=layout | playback_layout, frames=frames))
 
 
 def surface_figure(grid: Grid, landscape: Landscape, runs: Sequence[Drawn], start, *, height: int = 640) -> go.Figure:
@@ -335,40 +459,45 @@ def loss_curve_figure(
     floor: float | None = LOG_FLOOR,
     height: int = 340,
     title: str | None = None,
-) -> go.Figure:
-    """Loss (or any positive quantity) against steps for several runs; hover reads all of them at once."""
+) -> PlainFigure:
+    """Loss (or any positive quantity) against steps for several runs; hover reads all of them at once.
+
+    With a title the legend goes below the plot, where a long one has room to wrap."""
 
     def shown(values):
         values = f32(values)
         return np.maximum(values, floor) if (log_y and floor is not None) else values
 
-    fig = go.Figure()
+    data = []
     for curve in curves:
         x = f32(np.arange(len(curve.y)) if curve.x is None else curve.x)
         if curve.low is not None and curve.high is not None:
-            fig.add_trace(go.Scatter(
-                x=np.concatenate([x, x[::-1]]), y=np.concatenate([shown(curve.high), shown(curve.low)[::-1]]),
-                fill="toself", fillcolor=curve.color, opacity=0.18, line=dict(width=0), hoverinfo="skip",
-                showlegend=False, legendgroup=curve.label,
+            data.append(dict(
+                type="scatter", x=np.concatenate([x, x[::-1]]),
+                y=np.concatenate([shown(curve.high), shown(curve.low)[::-1]]), fill="toself", fillcolor=curve.color,
+                opacity=0.18, line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=curve.label,
             ))  # fmt: skip
-        fig.add_trace(go.Scatter(
-            x=x, y=shown(curve.y), mode="lines", name=curve.label, legendgroup=curve.label,
+        data.append(dict(
+            type="scatter", x=x, y=shown(curve.y), mode="lines", name=curve.label, legendgroup=curve.label,
             line=dict(color=curve.color, width=2.2, dash=curve.dash), hovertemplate="%{y:.3g}",
         ))  # fmt: skip
         if curve.marker_at is not None:
             i = int(curve.marker_at)
-            fig.add_trace(go.Scatter(
-                x=x[i : i + 1], y=shown(curve.y)[i : i + 1], mode="markers+text", text=[curve.marker_text],
-                textposition="top right", marker=dict(symbol="x", size=13, color=curve.color),
+            data.append(dict(
+                type="scatter", x=x[i : i + 1], y=shown(curve.y)[i : i + 1], mode="markers+text",
+                text=[curve.marker_text], textposition="top right", marker=dict(symbol="x", size=13, color=curve.color),
                 showlegend=False, legendgroup=curve.label, hovertemplate=f"{curve.marker_text}<extra></extra>",
             ))  # fmt: skip
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title, hovermode="x unified",
-        xaxis=dict(title=x_title, type="log" if log_x else "linear"),
-        yaxis=dict(title=y_title, type="log" if log_y else "linear", exponentformat="power"),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
+    legend = dict(orientation="h", x=0.0, yanchor="bottom", y=1.0)
+    if title:
+        legend.update(yanchor="top", y=-0.22)
+    layout = dict(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=100 if title else 10), hovermode="x unified",
+        title=dict(text=title, x=0.0, xref="paper") if title else None,
+        xaxis=dict(title=dict(text=x_title), type="log" if log_x else "linear"),
+        yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power"), legend=legend,
     )  # fmt: skip
-    return fig
+    return PlainFigure(dict(data=data, layout={k: v for k, v in layout.items() if v is not None}))
 
 
 def run_loss_curves(runs: Sequence[Drawn], landscape: Landscape) -> list[LossCurve]:

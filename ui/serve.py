@@ -1,0 +1,45 @@
+"""Start the app with its first views' programs warming while the server starts.
+
+``python -m ui.serve [streamlit run options]`` is ``streamlit run app.py`` in a
+process that first starts a background thread which imports JAX and the pages'
+libraries and runs the explorer's default runs and grid once, so that JAX's
+in-process caches hold their programs (loaded from ``.jax_cache/`` when it has
+them) by the time the first visitor's page asks for them. The server itself
+starts at once. ``scripts/app.sh`` starts the app this way.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from ui import shell
+
+
+def warm_first_views():
+    """The Landscape Explorer's default view: its runs and its contour grid (no Streamlit caches touched)."""
+    import numpy as np
+
+    from optimizers import OPTIMIZERS, get_optimizer, run_trajectory
+    from ui import explorer, runs
+
+    landscape = runs.build_landscape("quadratic", ())
+    start = np.asarray(explorer.default_start("quadratic"), np.float32)
+    for name in explorer.DEFAULT_RUNS:
+        defaults = {k: spec.default for k, spec in OPTIMIZERS[name].hyperparameters.items()}
+        run_trajectory(landscape, get_optimizer(name, **defaults), start, explorer.STEPS.default, 0)
+    (x0, x1), (y0, y1) = landscape.bounds
+    runs._loss_on_grid(landscape, np.linspace(x0, x1, 121, dtype=np.float32), np.linspace(y0, y1, 121, dtype=np.float32))
+
+
+def main():
+    shell.use_compile_cache()  # before JAX is imported, here and in the pages
+    threading.Thread(target=warm_first_views, name="warm-up", daemon=True).start()
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(shell.ROOT / "app.py"), *sys.argv[1:]]
+    return cli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -318,6 +318,18 @@ def test_preset_link_applies_optimal_parameters():
     assert at.select_slider(key="momentum.momentum").value == pytest.approx(best.momentum, rel=1e-5)
 
 
+def test_preset_link_is_rewritten_as_a_link_that_reopens_it():
+    from ui.eigenspace import PRESETS
+
+    at = open_page({"preset": "optimal_momentum"})
+    link = dict(at.query_params)
+    assert "preset" not in link and link["lesson"] in (PRESETS["optimal_momentum"]["title"], [PRESETS["optimal_momentum"]["title"]])
+    again = open_page(link)
+    assert not again.warning
+    for key in ("momentum.momentum", "momentum.learning_rate", "gd.learning_rate"):
+        assert again.select_slider(key=key).value == at.select_slider(key=key).value
+
+
 def test_slider_extremes():
     at = open_page({
         "problem": "spectrum", "dimension": "50", "lambda_min": "0.0001", "lambda_max": "1",

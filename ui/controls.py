@@ -232,29 +232,35 @@ def choice(
 
 def multichoice(
     key: str,
-    options: Sequence[str],
-    titles: Mapping[str, str],
+    options: Sequence,
+    titles: Mapping,
     *,
     label: str,
-    default: Sequence[str],
+    default: Sequence,
     where=st,
+    max_selections: int | None = None,
     help: str | None = None,
-) -> list[str]:
+) -> list:
     """A multiselect over ``options``, in the URL as one repeated ``key`` per choice, by title; names also accepted."""
     by_title = {titles[o]: o for o in options}
     listed = [text for text in st.query_params.get_all(key) if text]  # an empty ``key=`` chooses none
 
-    def parse(_last: str) -> list[str]:  # every repeated value, not only the last that bind_checked reads
+    def parse(_last: str) -> list:  # every repeated value, not only the last that bind_checked reads
         unknown = [text for text in listed if text not in by_title and text not in options]
         if unknown:
-            raise ValueError(f"{', '.join(unknown)} is not among {', '.join(by_title)}")
+            raise ValueError(f"{', '.join(unknown)} is not among {', '.join(map(str, by_title))}")
+        if max_selections and len(listed) > max_selections:
+            raise ValueError(f"choose at most {max_selections}")
         return list(dict.fromkeys(by_title.get(text, text) for text in listed))
 
-    default_text = ", ".join(titles[o] for o in default) or "none"
+    default_text = ", ".join(str(titles[o]) for o in default) or "none"
     bind = bind_checked(key, parse, lambda raw, value: all(text in by_title for text in listed), default_text)
+    if key in st.session_state and not set(st.session_state[key]) <= set(options):
+        del st.session_state[key]  # the options changed (a smaller problem): start from the default
     return where.multiselect(
-        label, options, default=list(default), format_func=titles.__getitem__, key=key, bind=bind, help=help
-    )
+        label, options, default=list(default), format_func=titles.__getitem__, key=key, bind=bind,
+        max_selections=max_selections, help=help,
+    )  # fmt: skip
 
 
 def toggle(key: str, *, label: str, default: bool = False, where=st, help: str | None = None) -> bool:
@@ -319,11 +325,17 @@ def lesson_picker(
     )  # fmt: skip
 
 
-def apply_preset_from_link(presets: Mapping[str, Mapping], preset_state: Callable[[str], Mapping[str, Any]]):
-    """``?preset=name``: every control set to ``preset_state(name)``; a name that is no lesson gets a note.
+def apply_preset_from_link(
+    presets: Mapping[str, Mapping],
+    preset_state: Callable[[str], Mapping[str, Any]],
+    preset_query: Callable[[str], Mapping[str, str | list[str]]],
+):
+    """``?preset=name``: every control set to ``preset_state(name)``, and the link rewritten as
+    ``preset_query(name)`` (the controls that differ from their defaults); a name that is no lesson
+    gets a note. Call before the first control.
 
-    Call before the first control. Widgets given their values this way leave them out of the URL on
-    their first run, so a page whose link should reopen the lesson writes the query itself."""
+    Widgets given their values through the session state leave them out of the URL on their first
+    run, so the query is written here: a copied link then reopens the same view."""
     if "preset" not in st.query_params:
         return
     name = st.query_params["preset"]
@@ -332,6 +344,10 @@ def apply_preset_from_link(presets: Mapping[str, Mapping], preset_state: Callabl
         note(f"The link's `preset={name}` is not a lesson; choose one of: {', '.join(presets)}.")
         return
     set_state(preset_state(name))
+    try:
+        st.query_params.from_dict(preset_query(name))
+    except StreamlitAPIException:  # a control is already bound: the widgets write the URL themselves
+        pass
 
 
 def set_state(values: Mapping[str, Any]):

@@ -32,7 +32,7 @@ from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, fir
 from parameters import Parameter
 from ui import controls, eigenspace_plots, plots
 from ui.explanations import look_for
-from ui.explorer import PRIMARY, SWITCHES, _docstring_markdown
+from ui.explorer import LESSON_HELP, PRIMARY, SWITCHES, _docstring_markdown
 from ui.runs import Grid, Items, RunResult, _loss_on_grid, items
 
 PROBLEMS = {
@@ -53,7 +53,6 @@ STEPS = Parameter(200, 10, 1000, log=True, integer=True, label="steps")
 SEED = Parameter(0, 0, 2**31 - 1, integer=True, label="seed")
 DEFAULT_METHODS = ("gd", "momentum", "adam", "lbfgs", "newton")
 MAX_DIRECTIONS = 6
-NONE = "none"
 # This page's defaults where the registry's suit the 2-D explorer less well than a quadratic with λ_max = 1.
 PAGE_DEFAULTS = {
     "gd": {"learning_rate": 1.0},
@@ -328,21 +327,41 @@ def preset_state(name: str) -> dict:
     return state
 
 
+def control_default(key: str, state: dict):
+    """The value a control starts at, which its widget leaves out of the URL."""
+    fixed = dict(lesson=controls.NO_LESSON, problem="quadratic", noise_scale=NOISE.default, batch_size=BATCH.default,
+                 seed=SEED.default, steps=STEPS.default, methods=list(DEFAULT_METHODS), effective=False)  # fmt: skip
+    if key in fixed:
+        return fixed[key]
+    if "." in key:
+        return method_state(key.split(".", 1)[0])[key]
+    return problem_specs(state["problem"])[key].default
+
+
+def url_text(key: str, value, state: dict) -> str | list[str]:
+    """How the control ``key`` writes ``value`` in the URL."""
+    by_key = {"lesson": lambda v: PRESETS[v]["title"], "problem": PROBLEMS.__getitem__,
+              "methods": lambda v: [OPTIMIZERS[name].title for name in v]}  # fmt: skip
+    if key in by_key:
+        return by_key[key](value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    specs = dict(noise_scale=NOISE, batch_size=BATCH, seed=SEED, steps=STEPS) | problem_specs(state["problem"])
+    if "." in key:
+        name, setting = key.split(".", 1)
+        specs[key] = OPTIMIZERS[name].hyperparameters[setting]
+    return controls.format_number(value, specs[key].integer)
+
+
+def preset_query(name: str) -> dict[str, str | list[str]]:
+    """The URL of a lesson's view: each control of that view that differs from its default."""
+    state = preset_state(name)
+    shown = [key for key in state if "." not in key or key.split(".")[0] in state["methods"]]
+    return {key: url_text(key, state[key], state) for key in shown if state[key] != control_default(key, state)}
+
+
 def apply_preset_from_link():
-    if "preset" not in st.query_params:
-        return
-    name = st.query_params["preset"]
-    del st.query_params["preset"]
-    if name not in PRESETS:
-        controls.note(f"The link's `preset={name}` is not a lesson; choose one of {', '.join(PRESETS)}.")
-        return
-    controls.set_state(preset_state(name))
-
-
-def _on_lesson_change():
-    name = st.session_state["lesson"]
-    if name in PRESETS:
-        controls.set_state(preset_state(name))
+    controls.apply_preset_from_link(PRESETS, preset_state, preset_query)
 
 
 def _current_parameters(problem: str) -> Items:
@@ -378,42 +397,6 @@ def problem_specs(problem: str) -> dict[str, Parameter]:
     if problem == "spectrum":
         return {"dimension": DIMENSION, "lambda_min": LAMBDA_MIN, "lambda_max": LAMBDA_MAX}
     return {}
-
-
-def multichoice(key, options, titles, *, label, default, where=st, max_selections=None, help=None) -> list:
-    """A URL-bound multiselect (shown and written by titles; names also accepted; bad entries noted)."""
-    by_title = {titles[o]: o for o in options}
-    raw = st.query_params.get_all(key) if key in st.query_params else []
-    bind = controls.BIND
-    if raw:
-        bad = [r for r in raw if r not in by_title and r not in options]
-        if bad:
-            controls.note(
-                f"The link's `{key}={', '.join(bad)}` was ignored: choose among {', '.join(by_title)}. Using the default."
-            )
-        if bad or not all(r in by_title for r in raw):
-            chosen = [by_title.get(r, r) for r in raw if r not in bad]
-            if not bad:
-                st.session_state[key] = list(dict.fromkeys(chosen))[:max_selections]
-            try:
-                del st.query_params[key]
-            except Exception:  # noqa: BLE001 — bound earlier: the widget rewrites it
-                pass
-            bind = None
-    if key in st.session_state and not all(v in options for v in st.session_state[key]):
-        del st.session_state[key]  # options changed (fewer dimensions)
-    return where.multiselect(
-        label, options, default=list(default), format_func=titles.__getitem__, key=key, bind=bind,
-        max_selections=max_selections, help=help,
-    )  # fmt: skip
-
-
-def _lesson_picker(where) -> str:
-    titles = {NONE: "— pick a lesson —", **{k: p["title"] for k, p in PRESETS.items()}}
-    return controls.choice(
-        "lesson", [NONE, *PRESETS], titles, label="Lesson", default=NONE, where=where, on_change=_on_lesson_change,
-        help="Each lesson sets up one phenomenon; every control stays free to move.",
-    )  # fmt: skip
 
 
 def _problem_controls(where) -> tuple[str, Items]:
@@ -455,7 +438,7 @@ def _method_controls(name: str, where) -> Items:
 
 def sidebar_controls() -> Settings:
     bar = st.sidebar
-    lesson = _lesson_picker(bar)
+    lesson = controls.lesson_picker(PRESETS, preset_state, where=bar, help=LESSON_HELP)
     bar.subheader("Quadratic")
     problem, parameters = _problem_controls(bar)
     noise = controls.parameter_slider(
@@ -470,14 +453,14 @@ def sidebar_controls() -> Settings:
     steps = controls.parameter_slider("steps", STEPS, where=bar)
     bar.subheader("Optimizers")
     titles = {k: info.title for k, info in OPTIMIZERS.items()}
-    methods = multichoice("methods", list(OPTIMIZERS), titles, label="Methods", default=DEFAULT_METHODS, where=bar)
+    methods = controls.multichoice("methods", list(OPTIMIZERS), titles, label="Methods", default=DEFAULT_METHODS, where=bar)
     chosen = tuple((name, _method_controls(name, bar)) for name in methods)
     n = eigen_data(build_problem(problem, parameters))[0].size
     directions = tuple(range(n))
     if n > 2:
         default = sorted({0, n // 2, n - 1})
         directions = tuple(
-            multichoice(
+            controls.multichoice(
                 "directions", list(range(n)), {i: str(i + 1) for i in range(n)}, label="Eigen-directions to draw",
                 default=default, where=bar, max_selections=MAX_DIRECTIONS,
                 help="Numbered from the smallest eigenvalue (1) to the largest (n).",

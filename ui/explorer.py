@@ -16,7 +16,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from landscapes import LANDSCAPES
 from landscapes import GRADIENT_NOISE as GRADIENT_NOISE_SPEC
@@ -39,6 +38,7 @@ PRIMARY |= {"param_decay", "grad_decay", "pair_interval"}
 SWITCHES = {"adaptive": "adaptive damping (Levenberg–Marquardt)"}  # structural options that matter in 2-D
 SYMBOLS = {"learning_rate": "α", "momentum": "β", "damping": "λ", "max_learning_rate": "α_max", "pair_interval": "T"}
 PLOT_KEY = "landscape_plot"
+LESSON_HELP = "Each lesson sets up one phenomenon; every control stays free to move."
 
 
 def slot_key(slot: int) -> str:
@@ -119,7 +119,7 @@ def preset_state(name: str) -> dict:
 
 def control_default(key: str, state: dict):
     """A control's default value (``state`` gives the optimizer of a run slot)."""
-    fixed = dict(lesson=NONE, landscape="quadratic", gradient_noise=GRADIENT_NOISE_SPEC.default, steps=STEPS.default,
+    fixed = dict(lesson=controls.NO_LESSON, landscape="quadratic", gradient_noise=GRADIENT_NOISE_SPEC.default, steps=STEPS.default,
                  seed=SEED.default, seeds=SEEDS.default, view3d=False)  # fmt: skip
     if key in fixed:
         return fixed[key]
@@ -159,28 +159,7 @@ def preset_query(name: str) -> dict[str, str]:
 
 
 def apply_preset_from_link():
-    """``?preset=name``: set every control to the preset's values, and rewrite the URL as those values.
-
-    The widgets are not bound yet on this run, so the query parameters can be written directly; the
-    copied address then reopens the same view even after the preset changes."""
-    if "preset" not in st.query_params:
-        return
-    name = st.query_params["preset"]
-    if name not in PRESETS:
-        del st.query_params["preset"]
-        controls.note(f"The link's `preset={name}` is not a lesson; choose one of: {', '.join(PRESETS)}.")
-        return
-    controls.set_state(preset_state(name))
-    try:
-        st.query_params.from_dict(preset_query(name))
-    except StreamlitAPIException:  # a control is already bound: the widgets write the URL themselves
-        del st.query_params["preset"]
-
-
-def _on_lesson_change():
-    name = st.session_state["lesson"]
-    if name != NONE:
-        controls.set_state(preset_state(name))
+    controls.apply_preset_from_link(PRESETS, preset_state, preset_query)
 
 
 def _on_landscape_change():
@@ -206,14 +185,6 @@ def _reset_start():
 
 
 # --- the sidebar -------------------------------------------------------------------
-def _lesson_picker(where) -> str:
-    titles = {NONE: "— pick a lesson —", **{k: p["title"] for k, p in PRESETS.items()}}
-    return controls.choice(
-        "lesson", [NONE, *PRESETS], titles, label="Lesson", default=NONE, where=where, on_change=_on_lesson_change,
-        help="Each lesson sets up one phenomenon; every control stays free to move.",
-    )  # fmt: skip
-
-
 def _landscape_controls(where) -> tuple[str, Items, float]:
     titles = {k: info.title for k, info in LANDSCAPES.items()}
     name = controls.choice(
@@ -273,7 +244,7 @@ def _run_controls(where) -> tuple[RunSpec, ...]:
 def sidebar_controls() -> Settings:
     """Draw the sidebar; the settings it holds."""
     bar = st.sidebar
-    lesson = _lesson_picker(bar)
+    lesson = controls.lesson_picker(PRESETS, preset_state, where=bar, help=LESSON_HELP)
     bar.subheader("Landscape")
     landscape, parameters, noise = _landscape_controls(bar)
     bar.subheader("Optimizers")

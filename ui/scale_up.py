@@ -17,7 +17,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
-from streamlit.errors import StreamlitAPIException
 
 from optimizers import OPTIMIZERS, Optimizer
 from parameters import Parameter
@@ -143,17 +142,7 @@ def preset_query(name: str) -> dict[str, str | list[str]]:
 
 
 def apply_preset_from_link():
-    """``?preset=name``: the lesson's values in every control, and in the URL as those values.
-
-    Widgets given their values through the session state do not write them in the URL on
-    their first run, so the query is written here; a copied link then reopens the same view."""
-    name = st.query_params.get("preset")
-    controls.apply_preset_from_link(PRESETS, preset_state)
-    if name in PRESETS:
-        try:
-            st.query_params.from_dict(preset_query(name))
-        except StreamlitAPIException:  # a control is already bound: the widgets write the URL themselves
-            pass
+    controls.apply_preset_from_link(PRESETS, preset_state, preset_query)
 
 
 # --- controls -----------------------------------------------------------------------

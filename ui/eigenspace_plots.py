@@ -78,17 +78,11 @@ def gd_rate_figure(eigenvalues, learning_rate: float, *, height: int = 380) -> g
     fig.add_hline(y=1.0, line=dict(color="grey", dash="dash", width=1))
     best = theory.optimal_gd(lam)
     if best is not None:
-        fig.add_trace(go.Scatter(
-            x=plots.f32([best.learning_rate]), y=plots.f32([best.rate]), mode="markers",
-            name=f"optimal α = {best.learning_rate:.4g} (rate {best.rate:.4f})",
-            marker=dict(symbol="star", size=14, color="#ffd700", line=dict(color="#111", width=1)),
+        fig.add_trace(_marked_point(
+            best.learning_rate, best.rate, f"optimal α = {best.learning_rate:.4g} (rate {best.rate:.4f})", optimal=True
         ))  # fmt: skip
     current = float(theory.gd_rate(lam, learning_rate))
-    fig.add_trace(go.Scatter(
-        x=plots.f32([learning_rate]), y=plots.f32([min(current, 2.0)]), mode="markers",
-        name=f"current α = {learning_rate:.4g} (rate {current:.4f})",
-        marker=dict(size=11, color="#d62728", line=dict(color="white", width=1)),
-    ))  # fmt: skip
+    fig.add_trace(_marked_point(learning_rate, min(current, 2.0), f"current α = {learning_rate:.4g} (rate {current:.4f})"))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10), title="Gradient descent: rate against α",
         xaxis_title="learning rate α", yaxis=dict(title="rate (above 1: diverges)", range=[0, 2.05]),
@@ -116,16 +110,13 @@ def momentum_rate_figure(
     ))  # fmt: skip
     best = theory.optimal_momentum(lam)
     if best is not None:
-        fig.add_trace(go.Scatter(
-            x=plots.f32([best.learning_rate]), y=plots.f32([best.momentum]), mode="markers",
-            name=f"optimal (α, β) = ({best.learning_rate:.4g}, {best.momentum:.4f}), rate {best.rate:.4f}",
-            marker=dict(symbol="star", size=15, color="#ffd700", line=dict(color="#111", width=1)),
+        fig.add_trace(_marked_point(
+            best.learning_rate, best.momentum,
+            f"optimal (α, β) = ({best.learning_rate:.4g}, {best.momentum:.4f}), rate {best.rate:.4f}", optimal=True,
         ))  # fmt: skip
     current = float(theory.momentum_rate(lam, learning_rate, momentum))
-    fig.add_trace(go.Scatter(
-        x=plots.f32([learning_rate]), y=plots.f32([momentum]), mode="markers",
-        name=f"current (α, β) = ({learning_rate:.4g}, {momentum:.4g}), rate {min(current, 99.0):.4f}",
-        marker=dict(size=12, color="#d62728", line=dict(color="white", width=1.5)),
+    fig.add_trace(_marked_point(
+        learning_rate, momentum, f"current (α, β) = ({learning_rate:.4g}, {momentum:.4g}), rate {min(current, 99.0):.4f}"
     ))  # fmt: skip
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10), title="Momentum: rate over the (α, β) plane",
@@ -133,6 +124,14 @@ def momentum_rate_figure(
         legend=dict(orientation="h", yanchor="top", y=-0.3, x=0.0),
     )  # fmt: skip
     return fig
+
+
+def _marked_point(x: float, y: float, name: str, optimal: bool = False) -> go.Scatter:
+    """One point of a rate figure: the optimum from the closed forms (a gold star) or the current setting."""
+    style = dict(symbol="star", size=15, color="#ffd700", line=dict(color="#111", width=1)) if optimal else dict(
+        size=12, color="#d62728", line=dict(color="white", width=1.5)
+    )
+    return go.Scatter(x=plots.f32([x]), y=plots.f32([y]), mode="markers", name=name, marker=style)
 
 
 def _thin(length: int) -> np.ndarray:

@@ -6,6 +6,11 @@ arrays, so this halves the page). The playback's frames update only the
 moving markers and arrows, never the contour, and use ``redraw: False``.
 The landscape and loss figures are written as plain dicts (``PlainFigure``):
 plotly's validation of every property cost more than the rest of a rerun.
+
+In the browser a changed figure is a new chart: Streamlit mounts it afresh
+and plotly draws it in full twice (before and after its width is known).
+So what each draw costs counts double: margins that fit (no extra redraw to
+widen them), at most STEP_DOTS dots per path and MAX_FRAMES slider steps.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ PALETTE = (
     ("violet", "#9467bd"),
     ("gray", "#555555"),
 )
-MAX_FRAMES = 100  # playback frames: each is a slider step the browser draws
+MAX_FRAMES = 50  # playback frames: the browser measures two labels per slider step on every redraw
+STEP_DOTS = 100  # a path shows a dot at every step up to this many, then at evenly spaced steps
 CLICK_POINTS = 40  # click targets per side of the landscape
 FRAME_MS = 60
 LOG_FLOOR = 1e-12  # where an excess loss of exactly 0 is drawn on a log axis
@@ -245,7 +251,8 @@ def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
         path, what = run.params[0], ""
     traces.append(dict(
         type="scatter", x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", name=drawn.label,
-        legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5), marker=dict(size=4, color=drawn.color),
+        legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5),
+        marker=dict(size=4, color=drawn.color, maxdisplayed=STEP_DOTS),  # a drawn dot costs the browser per redraw
         hovertemplate=f"{drawn.label}{what}<br>step %{{pointNumber}}: (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
     ))  # fmt: skip
     for x, y, text in divergence_marks(drawn, landscape):
@@ -353,6 +360,16 @@ def _playback_layout(steps: Sequence[int], plot_px: float, two_rows: bool) -> di
     )  # fmt: skip
 
 
+def _landscape_margin(playback: bool, narrow: bool) -> dict:
+    """Margins that already hold the tick labels, the one-row legend, the colour bar and the playback.
+
+    Plotly draws a new figure once, then again whenever a legend, colour bar,
+    slider or tick label pushes a margin wider than the layout's: a second
+    full redraw of every trace on each rerun. Margins that fit leave nothing to push."""
+    bottom = (180 if narrow else 145) if playback else 50
+    return dict(l=70, r=100, t=45, b=bottom)
+
+
 def landscape_figure(
     grid: Grid,
     landscape: Landscape,
@@ -377,7 +394,7 @@ def landscape_figure(
         data += _static_traces(drawn, landscape)
     (x0, x1), (y0, y1) = landscape.bounds
     layout = dict(
-        height=height, margin=dict(l=10, r=10, t=30, b=(170 if narrow else 130) if runs else 10), uirevision=view_key,
+        height=height, margin=_landscape_margin(bool(runs), narrow), uirevision=view_key,
         xaxis=dict(range=[x0, x1], title=dict(text="x", standoff=4), constrain="domain", showgrid=False, zeroline=False),
         yaxis=dict(range=[y0, y1], title=dict(text="y"), scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
@@ -449,6 +466,11 @@ class LossCurve(NamedTuple):
     dash: str | None = None
 
 
+def _loss_margin(titled: bool) -> dict:
+    """Room for the tick labels (10⁻¹²) and the legend, so plotly need not widen the margins and redraw."""
+    return dict(l=90, r=25, t=40, b=150) if titled else dict(l=90, r=25, t=35, b=50)
+
+
 def loss_curve_figure(
     curves: Sequence[LossCurve],
     *,
@@ -492,7 +514,7 @@ def loss_curve_figure(
     if title:
         legend.update(yanchor="top", y=-0.22)
     layout = dict(
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=100 if title else 10), hovermode="x unified",
+        height=height, margin=_loss_margin(bool(title)), hovermode="x unified",
         title=dict(text=title, x=0.0, xref="paper") if title else None,
         xaxis=dict(title=dict(text=x_title), type="log" if log_x else "linear"),
         yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power"), legend=legend,

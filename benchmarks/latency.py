@@ -23,32 +23,18 @@ Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10]
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-CHART = ".js-plotly-plot"
+sys.path.insert(0, str(ROOT / "tests"))
+from app_server import CHART, CHROMIUM, CHROMIUM_ARGS, IDLE, AppServer  # noqa: E402  the tests' harness
 # Records the key press, the last change to the page's main block and the last
 # change inside a chart. A rerun is over when the app is idle, the watched
 # element (a chart; the text on the baseline page) has changed since the key
@@ -75,54 +61,6 @@ RERUN_DONE = f"""() => window.__bench.lastWatched > window.__bench.keydown
     && document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'notRunning'"""
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A headless Streamlit server on a free port; ``started`` is its launch time."""
-
-    def __init__(self, script: str, log_path: str | None = None):
-        self.port = free_port()
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        if log_path:
-            env["APP_BENCHMARK_LOG"] = log_path
-        self.started = time.perf_counter()
-        # The app starts as scripts/app.sh starts it (ui/serve.py: warm-up at server start); the baseline plainly.
-        command = ["-m", "ui.serve"] if script == "app.py" else ["-m", "streamlit", "run", script]
-        self.process = subprocess.Popen(
-            [
-                sys.executable, *command,
-                "--server.headless", "true", "--server.port", str(self.port),
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        atexit.register(self.stop)  # never leave a server behind, even on an error
-        self.wait_healthy()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_healthy(self, timeout: float = 120):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not become healthy")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 def percentile(values, q):
@@ -170,7 +108,7 @@ class Session:
 
 def cold_start(browser, target: "Target", log_path=None):
     """Server start → the page's first chart drawn (the baseline: its slider drawn) and the app idle."""
-    server = Server(target.script, log_path)
+    server = AppServer(target.script, warm_start=target.script == "app.py", env={"APP_BENCHMARK_LOG": log_path} if log_path else None)
     session = Session(browser, server.url + target.path, target.ready, target.watched)
     session.wait_ready()
     return server, session, time.perf_counter() - server.started

@@ -144,8 +144,8 @@ def adam_versus_optax(dataset, widths, depth, batch, chunk, repeats):
     """Our Adam against optax's, alone and with many more chunks: the 5 % question needs the precision."""
     names = ("Adam (ours)", "optax.adam", "optax.adam, β₁ β₂ ε traced")
     factories = [(label, factory) for label, factory in contenders() if label in names]
-    print(f"\n| width | Adam (ours) ms/step | optax.adam ms/step | ours / optax (median · fastest chunk) "
-          f"| ours / optax with β₁ β₂ ε traced (median · fastest) |")
+    print("\n| width | Adam (ours) ms/step | optax.adam ms/step | ours / optax (median · fastest chunk) "
+          "| ours / optax with β₁ β₂ ε traced (median · fastest) |")
     print("|---|---|---|---|---|")
     ratios = []
     for width in widths:

@@ -12,7 +12,6 @@ is singular. Cost: n Hessian-vector products and an n×n solve per step, which
 is why it is reserved for small problems.
 """
 
-import jax
 import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree

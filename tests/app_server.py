@@ -1,4 +1,5 @@
-"""The real app in a real browser, for the end-to-end tests (fixtures in ``conftest.py``).
+"""The real app in a real browser, for the end-to-end tests (fixtures in ``conftest.py``) and
+``benchmarks/latency.py``.
 
 ``AppServer`` runs ``streamlit run app.py`` headless on a free port; ``Browser``
 drives Debian's Chromium through Playwright (never Playwright's own browser
@@ -8,6 +9,7 @@ and its charts are drawn.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -39,20 +41,27 @@ def free_port() -> int:
 
 
 class AppServer:
-    """``streamlit run app.py`` on a free port, until ``stop``."""
+    """The app (or another Streamlit script) served headless on a free port, until ``stop``.
 
-    def __init__(self, script: str = "app.py", timeout: float = 120):
+    ``warm_start``: launch as ``scripts/app.sh`` does (``python -m ui.serve``: the first view's
+    programs load while the server starts); ``env``: extra environment variables. ``started`` is
+    the launch time, for measuring a cold start."""
+
+    def __init__(self, script: str = "app.py", timeout: float = 120, *, warm_start: bool = False, env: dict | None = None):
         self.port = free_port()
         self.log = open(ARTIFACTS / "server.log", "w") if ARTIFACTS.exists() else subprocess.DEVNULL
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        launcher = ["-m", "ui.serve"] if warm_start else ["-m", "streamlit", "run", script]
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", script,
+                sys.executable, *launcher,
                 "--server.headless", "true", "--server.port", str(self.port),
                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             ],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})), stdout=self.log,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
+        atexit.register(self.stop)  # never leave a server behind, even after an error
         self._wait_healthy(timeout)
 
     @property
@@ -68,17 +77,18 @@ class AppServer:
                 if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
                     return
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.1)
         self.stop()
         raise RuntimeError("the streamlit server did not become healthy")
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        if self.log is not subprocess.DEVNULL:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.log is not subprocess.DEVNULL and not self.log.closed:
             self.log.close()
 
 

@@ -12,7 +12,7 @@ import pytest
 import page_checks
 from page_checks import check_page
 from landscapes import NoisyQuadratic, get_landscape, log_uniform_spectrum, quadratic_from_spectrum
-from landscapes.local_model import IndefiniteQuadratic, LocalQuadratic, critical_point_model, local_quadratic
+from landscapes.local_model import IndefiniteQuadratic, LocalQuadratic, critical_point_model
 from optimizers import get_optimizer, run_trajectory
 from optimizers import theory
 from optimizers.preconditioners import (
@@ -277,7 +277,7 @@ def open_page(query: dict | None = None, run: bool = True):
 
 def test_page_defaults_draw_every_panel():
     at = open_page()
-    figures = check_page(at, charts=7)  # 2 landscapes, 2 directions, 2 rates, 1 spectrum
+    check_page(at, charts=7)  # 2 landscapes, 2 directions, 2 rates, 1 spectrum
     assert not at.warning
     assert any("Eigenspace" in t.value for t in at.title)
 

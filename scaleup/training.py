@@ -287,6 +287,9 @@ def device_peak_bytes() -> int | None:
     return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
 
 
+BLOW_UP = 1e4  # a loss this many times the starting one has diverged, even while still finite
+
+
 @dataclasses.dataclass
 class Run:
     """One optimizer training one network, chunk by chunk, with its timings.
@@ -296,7 +299,8 @@ class Run:
     ``chunk_seconds``: wall-clock of each chunk, compile excluded;
     ``compile_seconds``, ``compile_cached``: the chunk's compile time (from an earlier run when cached);
     ``memory``: the compiled chunk's estimate; ``device_peak_bytes``: the GPU's measured peak (None on the CPU);
-    ``diverged_at``: the first step whose loss was not finite (the run stops there), or None.
+    ``diverged_at``: the first step whose loss was not finite or had blown up to ``BLOW_UP`` times
+    the starting loss (the run stops there), or None.
     Raises ``ValueError`` for Newton on a network above ``NEWTON_MAX_PARAMETERS``.
     """
 
@@ -359,7 +363,8 @@ class Run:
         self.losses.append(losses)
         self.state = state
         self.device_peak_bytes = device_peak_bytes()
-        bad = np.flatnonzero(~np.isfinite(losses))
+        limit = BLOW_UP * max(self.evaluations[0]["train_loss"], 1.0)
+        bad = np.flatnonzero(~(np.abs(losses) < limit))  # also catches NaN and ±inf
         if bad.size:
             self.diverged_at = first_step + int(bad[0])
         else:

@@ -27,7 +27,7 @@ from scaleup import (
 )
 from scaleup.explanations import COST_PER_STEP
 from scaleup.presets import PRESETS
-from scaleup.training import Model, init_state, minibatch, step_extras
+from scaleup.training import BLOW_UP, Model, init_state, minibatch, step_extras
 
 STEPS, CHUNK = 100, 5  # the page's chunk for 100 steps, so its test reuses these compilations
 CONTENDERS = {name: {} for name in OPTIMIZERS} | {"mlbfgs block-diagonal": dict(block_diagonal=True)}
@@ -87,6 +87,21 @@ def test_every_optimizer_lowers_the_spirals_training_loss(runs, label):
     first, last = run.evaluations[0]["train_loss"], run.evaluations[-1]["train_loss"]
     assert run.diverged_at is None and run.steps_done == STEPS
     assert last < 0.8 * first, f"{label}: {first:.3f} -> {last:.3f}"
+
+
+def test_a_blown_up_run_is_stopped_where_it_diverged():
+    """Gradient descent with α far above 2/λ_max on a regression: the loss grows geometrically, and
+    the run stops at the first step whose loss exceeds BLOW_UP × its start, finite or not."""
+    teacher = load_task("teacher", seed=0)
+    model = model_for(teacher.info, width=8, depth=2)
+    run = Run(model, teacher, make_optimizer("gd", learning_rate=10.0), batch_size=0, chunk_steps=CHUNK)
+    for _ in range(STEPS // CHUNK):
+        run.advance()
+    losses = run.loss_curve
+    assert run.diverged_at is not None and run.steps_done < STEPS
+    start = run.evaluations[0]["train_loss"]
+    assert not abs(losses[run.diverged_at]) < BLOW_UP * max(start, 1.0)
+    assert np.all(np.abs(losses[: run.diverged_at]) < BLOW_UP * max(start, 1.0))
 
 
 def test_timings_and_memory_are_present_and_positive(runs):

@@ -36,7 +36,7 @@ from scaleup import (
 )
 from scaleup.explanations import COST_PER_STEP
 from scaleup.presets import PAGE_DEFAULTS, PRESETS
-from scaleup.training import DENSE_CURVATURE
+from scaleup.training import BLOW_UP, DENSE_CURVATURE
 from ui import controls
 
 DEPTH = Parameter(PAGE_DEFAULTS["depth"], 1, 4, integer=True, label="Hidden layers")
@@ -407,4 +407,7 @@ def training_view(job: Job):
         _show_earlier(job, results, boxes)
     for run in (results or {}).get("runs", {}).values():
         if run.diverged_at is not None:
-            st.warning(f"{run.label} diverged (non-finite loss) at step {run.diverged_at}; it stopped there.")
+            st.warning(
+                f"{run.label} diverged at step {run.diverged_at} (its loss became non-finite or grew "
+                f"{BLOW_UP:.0e} times its start); it stopped there."
+            )

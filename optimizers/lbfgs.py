@@ -60,30 +60,33 @@ def remember(memory: PairMemory, s, y, keep) -> PairMemory:
 
 
 def inverse_hessian_product(memory: PairMemory, v: jax.Array, memory_size) -> jax.Array:
-    """H v by the two-loop recursion over the newest ``memory_size`` pairs (H = I without pairs)."""
+    """H v by the two-loop recursion over the newest ``memory_size`` pairs (H = I without pairs).
+
+    The loops read each pair in place from the ring buffer (newest first, then back), so the
+    buffer is never copied; slots beyond the pairs in use get ρ = 0 and leave the vector as it is."""
     capacity = memory.s.shape[0]
     age = jnp.arange(capacity)  # 0 = newest
     slots = (memory.count - 1 - age) % capacity
     used = age < jnp.minimum(memory.count, memory_size)
-    s, y = memory.s[slots], memory.y[slots]
-    sy = jnp.sum(s * y, axis=1)
-    rho = jnp.where(used, 1.0 / jnp.where(used, sy, 1.0), 0.0)
 
-    def newest_to_oldest(q, pair):
-        s_i, y_i, rho_i = pair
+    def newest_to_oldest(q, slot_used):
+        slot, in_use = slot_used
+        s_i, y_i = memory.s[slot], memory.y[slot]
+        rho_i = jnp.where(in_use, 1.0 / jnp.where(in_use, jnp.vdot(s_i, y_i), 1.0), 0.0)
         a_i = rho_i * jnp.vdot(s_i, q)
-        return q - a_i * y_i, a_i
+        return q - a_i * y_i, (rho_i, a_i)
 
-    q, a = jax.lax.scan(newest_to_oldest, v, (s, y, rho))
-    yy = jnp.vdot(y[0], y[0])
-    gamma = jnp.where((memory.count > 0) & (yy > 0), sy[0] / jnp.where(yy > 0, yy, 1.0), 1.0)  # H⁰ = γ I
+    q, (rho, a) = jax.lax.scan(newest_to_oldest, v, (slots, used))
+    s_new, y_new = memory.s[slots[0]], memory.y[slots[0]]
+    yy = jnp.vdot(y_new, y_new)
+    gamma = jnp.where((memory.count > 0) & (yy > 0), jnp.vdot(s_new, y_new) / jnp.where(yy > 0, yy, 1.0), 1.0)  # H⁰ = γ I
 
     def oldest_to_newest(r, pair):
-        s_i, y_i, rho_i, a_i = pair
-        b_i = rho_i * jnp.vdot(y_i, r)
-        return r + (a_i - b_i) * s_i, None
+        slot, rho_i, a_i = pair
+        b_i = rho_i * jnp.vdot(memory.y[slot], r)
+        return r + (a_i - b_i) * memory.s[slot], None
 
-    r, _ = jax.lax.scan(oldest_to_newest, gamma * q, (s, y, rho, a), reverse=True)
+    r, _ = jax.lax.scan(oldest_to_newest, gamma * q, (slots, rho, a), reverse=True)
     return r
 
 

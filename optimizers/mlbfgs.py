@@ -113,13 +113,14 @@ def mlbfgs(
         param_ema = jnp.where(first, theta, param_decay * block.param_ema + (1 - param_decay) * theta)
         grad_ema = jnp.where(first, g, grad_decay * block.grad_ema + (1 - grad_decay) * g)
 
-        boundary = k % pair_interval == 0
-        s, y = param_ema - block.param_anchor, grad_ema - block.grad_anchor
-        y_hat = damped_pair(s, y, damping, sigma_low, sigma_high)
-        keep = boundary & ~first & is_curvature_pair(s, y_hat)
-        memory = remember(block.memory, s, y_hat, keep)
-        param_anchor = jnp.where(boundary, param_ema, block.param_anchor)
-        grad_anchor = jnp.where(boundary, grad_ema, block.grad_anchor)
+        def new_pair():  # only every T steps: skipped work on the steps between
+            s, y = param_ema - block.param_anchor, grad_ema - block.grad_anchor
+            y_hat = damped_pair(s, y, damping, sigma_low, sigma_high)
+            return remember(block.memory, s, y_hat, ~first & is_curvature_pair(s, y_hat)), param_ema, grad_ema
+
+        memory, param_anchor, grad_anchor = jax.lax.cond(
+            k % pair_interval == 0, new_pair, lambda: (block.memory, block.param_anchor, block.grad_anchor)
+        )
 
         first_direction = g * jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
         d = jnp.where(memory.count > 0, inverse_hessian_product(memory, g, memory_size), first_direction)

@@ -573,7 +573,7 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
         st.plotly_chart(figure, key="eigen_basis_plot", width="stretch", config={"displaylogo": False})
     angle = np.degrees(np.arctan2(q[1, 0], q[0, 0]))
     st.caption(
-        f"The same runs in both panels. The eigenbasis rotates the picture by {-angle:.1f}° (and flips an axis where "
+        f"The same runs in both panels. The eigenbasis rotates the picture by {round(-angle, 1) + 0.0:.1f}° (and flips an axis where "
         "Q has a reflection) so that the valley's axes become the coordinate axes: each coordinate then evolves on "
         "its own. ▶ plays the steps in each panel."
     )

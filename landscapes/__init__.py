@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 from landscapes.base import CriticalPoint, Landscape, classify, hessian_at
-from landscapes.noisy import NoisyQuadratic, WithGradientNoise
+from landscapes.noisy import NoisyQuadratic, WithGradientNoise, minibatch_quadratic
 from landscapes.quadratic import (
     Quadratic,
     ill_conditioned_quadratic,
@@ -101,4 +101,5 @@ __all__ = [
     "ill_conditioned_quadratic",
     "log_uniform_spectrum",
     "quadratic_from_spectrum",
+    "minibatch_quadratic",
 ]

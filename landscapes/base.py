@@ -67,6 +67,11 @@ class Landscape:
         return type(self).residuals is not Landscape.residuals
 
     @property
+    def is_stochastic(self) -> bool:
+        """Whether each step draws a sample (a minibatch, a noise tilt)."""
+        return type(self).sample is not Landscape.sample
+
+    @property
     def dimension(self) -> int:
         """The length of θ (known from shapes alone, so also while tracing)."""
         return 2

@@ -72,6 +72,16 @@ class NoisyQuadratic(Landscape):
         return self.quadratic.bounds
 
 
+def minibatch_quadratic(quadratic: Quadratic, noise_scale: float, batch_size: int) -> Landscape:
+    """A quadratic seen through minibatches: Zhang et al.'s noisy quadratic, c ~ N(θ*, σ²A⁻¹/B), where A is
+    positive definite; where A⁻¹ does not exist (a saddle), a gradient-noise tilt of scale σ/√B instead."""
+    if noise_scale <= 0:
+        return quadratic
+    if float(jnp.min(quadratic.eigenvalues)) <= 0:
+        return WithGradientNoise(quadratic, noise_scale / float(batch_size) ** 0.5)
+    return NoisyQuadratic(quadratic, noise_scale, float(batch_size))
+
+
 @pytree_dataclass
 class WithGradientNoise(Landscape):
     """Any landscape, with a random linear tilt ξᵀθ, ξ ~ N(0, σ² I), on each step."""

@@ -208,12 +208,6 @@ def optimal_momentum(eigenvalues) -> OptimalMomentum | None:
     return OptimalMomentum(float((2.0 / (np.sqrt(low) + np.sqrt(high))) ** 2), float(rate**2), float(rate))
 
 
-def stable_learning_rate(eigenvalues, momentum: float = 0.0) -> float:
-    """The largest α that converges: (2 + 2β)/λₙ (β = 0: GD); ``nan`` when some λᵢ ≤ 0."""
-    low, high = _extremes(eigenvalues)
-    return (2.0 + 2.0 * momentum) / high if low > 0 else float("nan")
-
-
 def theory_components(name: str, eigenvalues, x0, hyperparameters: dict, steps: int) -> np.ndarray | None:
     """The closed-form prediction for optimizer ``name`` (GD, momentum), else ``None``."""
     if name == "gd":

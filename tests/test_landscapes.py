@@ -88,6 +88,22 @@ def test_gradient_noise_on_a_minibatch_landscape_adds_its_variance_inside_jit():
     assert WithGradientNoise(quadratic_from_spectrum(np.ones(7)), 0.1).sample(keys[0])[1].shape == (7,)
 
 
+def test_minibatch_quadratic_uses_the_papers_noise_where_a_inverse_exists_and_a_tilt_elsewhere():
+    from landscapes import NoisyQuadratic, WithGradientNoise, minibatch_quadratic
+    from landscapes.local_model import critical_point_model
+
+    valley = get_landscape("quadratic", condition_number=10.0)
+    assert minibatch_quadratic(valley, 0.0, 4) is valley
+    assert isinstance(minibatch_quadratic(valley, 0.3, 4), NoisyQuadratic)
+    saddle = critical_point_model(get_landscape("saddle"), "saddle")  # eigenvalues of both signs: no A⁻¹
+    noisy = minibatch_quadratic(saddle, 0.3, 4)
+    assert isinstance(noisy, WithGradientNoise)
+    theta = jnp.array([0.2, -0.1])
+    keys = jax.random.split(jax.random.key(3), 20_000)
+    grads = np.asarray(jax.vmap(lambda k: jax.grad(noisy.sample_loss)(theta, noisy.sample(k)))(keys))
+    assert np.allclose(np.cov(grads.T), 0.3**2 / 4 * np.eye(2), atol=0.002)  # σ²/B per coordinate
+
+
 def test_n_dimensional_quadratic_from_a_spectrum():
     eigenvalues = np.geomspace(1e-2, 1.0, 20)
     ls = quadratic_from_spectrum(eigenvalues, seed=4)

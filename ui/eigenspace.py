@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from landscapes import LANDSCAPES, NoisyQuadratic, Quadratic, WithGradientNoise, get_landscape
+from landscapes import LANDSCAPES, Quadratic, get_landscape, minibatch_quadratic
 from landscapes import ill_conditioned_quadratic, log_uniform_spectrum, quadratic_from_spectrum
-from landscapes.local_model import IndefiniteQuadratic, critical_point_model
+from landscapes.local_model import critical_point_model
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
@@ -200,15 +200,6 @@ def build_problem(problem: str, parameters: Items) -> Quadratic:
     raise ValueError(f"unknown problem {problem!r}")
 
 
-def with_noise(quadratic: Quadratic, noise_scale: float, batch_size: int):
-    """The minibatch version: Zhang et al.'s noisy quadratic, or a gradient-noise tilt where A⁻¹ does not exist."""
-    if noise_scale <= 0:
-        return quadratic
-    if isinstance(quadratic, IndefiniteQuadratic):  # c ~ N(θ*, σ²A⁻¹/B) needs A positive definite
-        return WithGradientNoise(quadratic, noise_scale / np.sqrt(batch_size))
-    return NoisyQuadratic(quadratic, noise_scale, float(batch_size))
-
-
 def eigen_data(quadratic: Quadratic) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """λ (ascending), Q and θ* in float64."""
     return (
@@ -248,7 +239,7 @@ def compute_method(
 ) -> MethodRun:  # fmt: skip
     """One optimizer on the problem; raises ``ValueError`` when it does not apply."""
     quadratic = build_problem(problem, parameters)
-    landscape = with_noise(quadratic, noise_scale, batch_size)
+    landscape = minibatch_quadratic(quadratic, noise_scale, batch_size)
     optimizer = get_optimizer(name, **dict(settings))
     x0 = start_point(problem, quadratic)
     spectrum = None

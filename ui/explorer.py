@@ -24,7 +24,7 @@ from parameters import Parameter
 from ui import controls, plots
 from ui.explanations import look_for
 from ui.presets import PRESETS
-from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, is_stochastic, items
+from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, items
 
 SLOTS = 6
 NONE = "none"
@@ -251,7 +251,7 @@ def sidebar_controls() -> Settings:
     runs = _run_controls(bar)
     bar.subheader("Run")
     steps = controls.parameter_slider("steps", STEPS, where=bar)
-    stochastic = is_stochastic(build_landscape(landscape, parameters, noise))
+    stochastic = build_landscape(landscape, parameters, noise).is_stochastic
     seed, seeds = 0, 1
     if stochastic:
         seed = controls.number("seed", SEED, where=bar, help="Seeds seed, seed + 1, … give the noisy runs.")

@@ -36,19 +36,9 @@ class RunResult(NamedTuple):
     grads: np.ndarray  # (seeds, steps + 1, 2) float32: the gradient the optimizer saw
     diverged_at: tuple[int | None, ...]  # per seed
 
-    @property
-    def updates(self) -> np.ndarray:
-        """θₖ₊₁ − θₖ, (seeds, steps, 2)."""
-        return np.diff(self.params, axis=1)
-
 
 def build_landscape(name: str, parameters: Items, gradient_noise: float = 0.0) -> Landscape:
     return get_landscape(name, gradient_noise=gradient_noise, **dict(parameters))
-
-
-def is_stochastic(landscape: Landscape) -> bool:
-    """Whether each step draws a sample (a minibatch, a noise tilt)."""
-    return type(landscape).sample is not Landscape.sample
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

@@ -13,6 +13,7 @@ that step: its gradient, its curvature and its re-evaluations agree.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import jax
@@ -96,9 +97,9 @@ class Landscape:
         centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         return float(np.hypot(x1 - x0, y1 - y0) * 10 + np.linalg.norm(centre))
 
-    @property
+    @functools.cached_property
     def minimum_loss(self) -> float:
-        """The lowest value of ``loss`` (−∞ when unbounded below)."""
+        """The lowest value of ``loss`` (−∞ when unbounded below); worked out once per landscape."""
         minima = [p for p in self.critical_points() if p.kind == "minimum"]
         if not minima:
             return -np.inf

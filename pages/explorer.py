@@ -29,7 +29,7 @@ loss_column, table_column = st.columns([3, 2])
 with loss_column:
     explorer.loss_view(settings, drawn)
 with table_column:
-    st.dataframe(explorer.summary_table(settings, drawn), hide_index=True, width="stretch")
+    st.table(explorer.summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
     st.download_button(
         "Download the trajectories (CSV)",
         data=lambda: explorer.trajectories_csv(settings, done),

@@ -41,8 +41,8 @@ def numbers_in(node):
 
 
 def figures(at) -> list[dict]:
-    """The plotly figures on the page, as their JSON specs."""
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    """The plotly figures on the page (``ui.chart``), as their JSON specs."""
+    return [json.loads(chart.proto.bytes)["figure"] for chart in at.get("bidi_component")]
 
 
 def check_page(at, charts: int = 1, gaps: bool = False) -> list[dict]:

@@ -99,7 +99,7 @@ def test_defaults_draw_the_landscape_the_loss_curves_and_the_table():
     for title in defaults:
         assert any(name.startswith(title) for name in traces), (title, traces)
     assert {"minimum", "start"} <= traces
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert len(table) == len(defaults) and not at.warning
     assert len(at.expander) >= len(defaults)  # an explanation per optimizer
 
@@ -119,7 +119,7 @@ def test_each_preset_link_draws_its_runs(name):
             widget = at.checkbox(key=f"run{slot}.{key}") if isinstance(value, bool) else at.select_slider(key=f"run{slot}.{key}")
             assert widget.value == pytest.approx(value)
     if "diverges" in {e[0] for e in preset["expect"]}:
-        assert any(row.startswith("at step") or "of" in row for row in at.dataframe[0].value["diverged"])
+        assert any(row.startswith("at step") or "of" in row for row in at.table[0].value["diverged"])
 
 
 def test_picking_a_lesson_in_the_sidebar_sets_it_up():
@@ -147,10 +147,13 @@ def test_a_copied_link_reopens_the_same_view():
 def test_moving_a_slider_changes_the_run_and_the_link():
     at = open_explorer()
     before = explorer_check(at, charts=2)[0]
+    chart_ids = [chart.proto.id for chart in at.get("bidi_component")]
     at.select_slider(key="run1.learning_rate").set_value(0.2).run()
     after = explorer_check(at, charts=2)[0]
     assert trace_names(after) != trace_names(before)  # the legend names α
     assert after["data"] != before["data"]
+    # The same chart elements, so the browser redraws them in place instead of building new ones.
+    assert [chart.proto.id for chart in at.get("bidi_component")] == chart_ids
 
 
 def test_bad_link_values_fall_back_to_defaults_with_a_note():
@@ -206,7 +209,7 @@ def test_every_slider_at_its_extremes(group, end):
     explorer_check(at, charts=2)
     notes = [w.value for w in at.warning]
     assert not any("was ignored" in n for n in notes), notes  # every extreme is a valid value
-    assert len(at.dataframe[0].value) + len(notes) >= len(optimizers)
+    assert len(at.table[0].value) + len(notes) >= len(optimizers)
 
 
 def test_three_d_view_and_extreme_quadratic():

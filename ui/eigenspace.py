@@ -31,6 +31,7 @@ from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
 from ui import controls, eigenspace_plots, plots
+from ui.chart import chart
 from ui.explanations import look_for
 from ui.explorer import LESSON_HELP, PRIMARY, SWITCHES, _docstring_markdown
 from ui.runs import Grid, Items, RunResult, _loss_on_grid, items
@@ -551,7 +552,7 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
             original_grid, quadratic, originals, start, view_key=key, height=560, narrow=True
         )
         figure.update_layout(showlegend=False, margin=dict(t=10))
-        st.plotly_chart(figure, key="eigen_original_plot", width="stretch", config={"displaylogo": False})
+        chart(figure, key="eigen_original_plot")
     with right:
         st.markdown(r"**Eigenbasis x = Qᵀ(θ − θ\*)**: x₁ along λ₁, x₂ along λ₂")
         figure = plots.landscape_figure(
@@ -561,7 +562,7 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
             showlegend=False, margin=dict(t=10), xaxis=dict(range=[-half, half], title=dict(text="x₁")),
             yaxis=dict(range=[-half, half], title=dict(text="x₂")),
         )  # fmt: skip
-        st.plotly_chart(figure, key="eigen_basis_plot", width="stretch", config={"displaylogo": False})
+        chart(figure, key="eigen_basis_plot")
     angle = np.degrees(np.arctan2(q[1, 0], q[0, 0]))
     st.caption(
         f"The same runs in both panels. The eigenbasis rotates the picture by {round(-angle, 1) + 0.0:.1f}° (and flips an axis where "
@@ -587,7 +588,7 @@ def direction_views(settings: Settings, done: dict[str, MethodRun]):
                 predicted.append((OPTIMIZERS[name].title, run.predicted[:, i]))
         with columns[panel % len(columns)]:
             figure = eigenspace_plots.direction_figure(i, float(lam[i]), measured, predicted)
-            st.plotly_chart(figure, key=f"direction_plot_{i}", width="stretch", config={"displaylogo": False})
+            chart(figure, key=f"direction_plot_{i}")
     st.caption(
         "Solid: the measured error |xᵢᵏ| along each eigen-direction. Dotted: the closed forms, "
         "GD xᵢᵏ = (1 − αλᵢ)ᵏxᵢ⁰ and momentum from the roots of R = [[β, λᵢ], [−αβ, 1 − αλᵢ]]. "
@@ -611,7 +612,7 @@ def rate_views(settings: Settings):
             figure = plots.cached_figure(
                 ("gd_rate", settings.problem, settings.parameters, alpha), lambda: eigenspace_plots.gd_rate_figure(lam, alpha)
             )
-            st.plotly_chart(figure, key="gd_rate_plot", width="stretch", config={"displaylogo": False})
+            chart(figure, key="gd_rate_plot")
             label = "Set the optimal α" if best_gd is None else f"Set the optimal α = 2/(λ₁ + λₙ) = {best_gd.learning_rate:.4g}"
             st.button(label, key="optimal_gd", on_click=_on_optimal_gd, disabled=best_gd is None, help=reason,
                       icon=":material/star:")  # fmt: skip
@@ -623,7 +624,7 @@ def rate_views(settings: Settings):
                 ("momentum_rate", settings.problem, settings.parameters, alpha, beta),
                 lambda: eigenspace_plots.momentum_rate_figure(lam, alpha, beta),
             )
-            st.plotly_chart(figure, key="momentum_rate_plot", width="stretch", config={"displaylogo": False})
+            chart(figure, key="momentum_rate_plot")
             label = "Set the optimal (α, β)"
             if best_momentum is not None:
                 label += f" = ({best_momentum.learning_rate:.4g}, {best_momentum.momentum:.4g})"
@@ -654,7 +655,7 @@ def curvature_views(settings: Settings, done: dict[str, MethodRun]):
     key = ("spectrum", *settings._replace(methods=tuple((n, v) for n, v in settings.methods if n in spectra),
                                          directions=(), lesson=""))  # fmt: skip
     figure = plots.cached_figure(key, lambda: eigenspace_plots.spectrum_figure(spectra, titles, COLORS))
-    st.plotly_chart(figure, key="spectrum_plot", width="stretch", config={"displaylogo": False})
+    chart(figure, key="spectrum_plot")
     rows = []
     for name, spectrum in spectra.items():
         reached = first_step_within(spectrum, TOLERANCE)
@@ -664,11 +665,11 @@ def curvature_views(settings: Settings, done: dict[str, MethodRun]):
         rows.append({
             "method": titles[name],
             "first step within 10 % of 1": "never" if reached is None else str(reached),
-            "final max |ln μ|": float(distance[-1]) if distance.size else np.nan,
-            "worst max |ln μ| after that step": float(distance[reached - 1:].max()) if reached else np.nan,
+            "final max |ln μ|": f"{distance[-1]:.3g}" if distance.size else "—",
+            "worst max |ln μ| after that step": f"{distance[reached - 1:].max():.3g}" if reached else "—",
             "final μ range": f"{finite.min():.3g} … {finite.max():.3g}" if finite.size else "—",
         })  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.table(pd.DataFrame(rows), hide_index=True)
     st.caption(
         "Each method steps θ ← θ − α P g with P its model of the inverse curvature: Adam's diag(1/(√v̂ + ε)), "
         "L-BFGS's and mL-BFGS's two-loop matrix, (G + λI)⁻¹ for Gauss–Newton, (H + λI)⁻¹ for Newton. The lines are "

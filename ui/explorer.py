@@ -22,6 +22,7 @@ from landscapes import GRADIENT_NOISE as GRADIENT_NOISE_SPEC
 from optimizers import OPTIMIZERS
 from parameters import Parameter
 from ui import controls, plots
+from ui.chart import chart, clicked_point
 from ui.explanations import look_for
 from ui.presets import PRESETS
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, items
@@ -174,10 +175,9 @@ def _on_optimizer_change(slot: int):
 
 def _on_plot_click():
     """A click on the landscape moves the start there."""
-    points = st.session_state[PLOT_KEY].selection.points
-    if points:
-        st.session_state["x0"] = round(float(points[0]["x"]), 3)
-        st.session_state["y0"] = round(float(points[0]["y"]), 3)
+    point = clicked_point(PLOT_KEY)
+    if point:
+        st.session_state["x0"], st.session_state["y0"] = (round(v, 3) for v in point)
 
 
 def _reset_start():
@@ -287,13 +287,13 @@ def landscape_view(settings: Settings, drawn: list[plots.Drawn]):
     landscape = build_landscape(settings.landscape, settings.landscape_parameters)
     grid = contour_grid(settings.landscape, settings.landscape_parameters)
     if settings.view_3d:
-        st.plotly_chart(plots.surface_figure(grid, landscape, drawn, settings.start), key="surface_plot")
+        chart(plots.surface_figure(grid, landscape, drawn, settings.start), key="surface_plot")
         return
     view_key = f"{settings.landscape}{settings.landscape_parameters}"
     figure = plots.landscape_figure(grid, landscape, drawn, settings.start, view_key=view_key)
-    st.plotly_chart(
-        figure, key=PLOT_KEY, on_select=_on_plot_click, selection_mode="points", width="stretch",
-        config={"scrollZoom": True, "displaylogo": False, "toImageButtonOptions": {"filename": "landscape", "scale": 2}},
+    chart(
+        figure, key=PLOT_KEY, on_click=_on_plot_click,
+        config={"scrollZoom": True, "toImageButtonOptions": {"filename": "landscape", "scale": 2}},
     )  # fmt: skip
     st.caption(
         "▶ plays the steps; the slider scrubs. At the current step, the solid arrow is the update each method "
@@ -308,7 +308,7 @@ def loss_view(settings: Settings, drawn: list[plots.Drawn]):
         plots.run_loss_curves(drawn, landscape), y_title="L − L*" if bounded else "L", log_y=bounded,
         title="Loss against step" + (" (mean over seeds, 10–90 % band)" if settings.seeds > 1 else ""), height=420,
     )  # fmt: skip
-    st.plotly_chart(figure, key="loss_plot", width="stretch", config={"displaylogo": False})
+    chart(figure, key="loss_plot")
 
 
 def summary_table(settings: Settings, drawn: list[plots.Drawn]) -> pd.DataFrame:

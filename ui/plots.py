@@ -25,7 +25,6 @@ import PIL.Image
 import plotly.graph_objects as go
 import scipy.ndimage
 import streamlit as st
-from plotly.basedatatypes import convert_to_base64
 
 from landscapes import Landscape
 from ui.runs import Grid, RunResult
@@ -123,18 +122,17 @@ def cached_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
 
 
 # --- figures as plain dicts ---------------------------------------------------
-class PlainFigure(go.Figure):
-    """A figure held as the dict plotly.js reads, in a ``go.Figure`` shell for ``st.plotly_chart``.
+class PlainFigure:
+    """A figure held as the dict plotly.js reads, with the two methods of ``go.Figure`` the app uses.
 
     Plotly validates and deep-copies every property of a ``go.Figure`` as it is
     built and again when it is serialised: for the landscape with a few
     hundred steps and its playback frames that took over 100 ms per rerun.
-    These figures are written as dicts in plotly's schema instead; NumPy
-    arrays in them are sent as typed arrays, as plotly itself sends them.
+    These figures are written as dicts in plotly's schema instead; ``ui.chart``
+    sends their NumPy arrays as typed arrays, as plotly itself does.
     """
 
     def __init__(self, spec: dict):
-        super().__init__()
         self._spec = spec
 
     def update_layout(self, dict1: dict | None = None, **changes) -> "PlainFigure":
@@ -143,7 +141,6 @@ class PlainFigure(go.Figure):
         return self
 
     def to_dict(self) -> dict:
-        convert_to_base64(self._spec)  # in place: idempotent, so cached pieces are converted once
         return dict(self._spec)
 
 

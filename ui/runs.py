@@ -37,7 +37,9 @@ class RunResult(NamedTuple):
     diverged_at: tuple[int | None, ...]  # per seed
 
 
+@functools.lru_cache(maxsize=256)
 def build_landscape(name: str, parameters: Items, gradient_noise: float = 0.0) -> Landscape:
+    """One shared, never modified object per setting: building one costs a few JAX dispatches."""
     return get_landscape(name, gradient_noise=gradient_noise, **dict(parameters))
 
 

@@ -10,7 +10,8 @@ them and draws them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import itertools
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from scaleup.explanations import COST_PER_STEP
 from scaleup.presets import PAGE_DEFAULTS, PRESETS
 from scaleup.training import BLOW_UP, DENSE_CURVATURE
 from ui import controls
+from ui.chart import chart
 
 DEPTH = Parameter(PAGE_DEFAULTS["depth"], 1, 4, integer=True, label="Hidden layers")
 WIDTH = Parameter(PAGE_DEFAULTS["width"], 4, 1024, log=True, integer=True, label="Width (units per hidden layer)")
@@ -68,6 +70,7 @@ class Boxes(NamedTuple):
     progress: object
     chart: object
     table: object
+    drawings: Iterator[int]  # numbers the live figure's drawings: each is a chart of its own
 
 
 def title(name: str) -> str:
@@ -308,7 +311,8 @@ def table(runs: dict[str, Run]) -> pd.DataFrame:
 
 def show(runs: dict[str, Run], boxes: Boxes, classification: bool):
     if runs:
-        boxes.chart.plotly_chart(figure(runs, classification), width="stretch")
+        with boxes.chart:
+            chart(figure(runs, classification), key=f"training_chart_{next(boxes.drawings)}")
         boxes.table.dataframe(table(runs), hide_index=True, width="stretch")
 
 
@@ -396,7 +400,7 @@ def training_view(job: Job):
     left, right = st.columns([1, 1])
     train = left.button("Train", key="train", type="primary", disabled=not job.chosen)
     right.button("Stop", key="stop", help="Stops after the current chunk; the results so far stay.")
-    boxes = Boxes(st.empty(), st.empty(), st.empty())
+    boxes = Boxes(st.empty(), st.empty(), st.empty(), itertools.count())
     st.caption(method_caption(job.settings.steps))
     if train:
         _train(job, boxes)

@@ -1,0 +1,51 @@
+"""The in-place chart's wire format (``ui.chart.encode``) against plotly's own JSON encoder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from page_checks import numbers_in
+from ui.chart import SHORT_ARRAY, encode
+
+
+def decoded(node):
+    """``node`` with every typed array (base64) written out as a list of floats."""
+    if isinstance(node, dict):
+        if "bdata" in node:
+            return list(numbers_in(node))
+        return {key: decoded(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [decoded(value) for value in node]
+    return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else node
+
+
+def same_as_plotly(message):
+    ours = json.loads(encode(message))
+    theirs = json.loads(pio.json.to_json_plotly(message))
+    np.testing.assert_equal(decoded(ours), decoded(theirs))
+    return ours
+
+
+def test_a_figure_reads_as_plotly_writes_it():
+    t = np.linspace(0, 1, 200)
+    figure = go.Figure(go.Scatter(x=t.astype(np.float32), y=np.where(t > 0.5, np.nan, t**2), name="path"))
+    figure.add_trace(go.Heatmap(z=np.arange(600, dtype=np.int64).reshape(20, 30)))
+    figure.update_layout(xaxis=dict(range=np.array([0.0, 1.0])), title="a title")
+    ours = same_as_plotly({"figure": figure.to_dict(), "clicks": True})
+    scatter = ours["figure"]["data"][0]
+    assert scatter["x"]["dtype"] == "f4" and scatter["y"]["dtype"] == "f8"  # binary, NaN kept inside
+    assert ours["figure"]["layout"]["xaxis"]["range"] == [0.0, 1.0]  # plotly.js wants a plain list here
+
+
+def test_short_arrays_go_as_lists_and_numpy_scalars_as_numbers():
+    ours = same_as_plotly({"x": np.arange(SHORT_ARRAY - 1, dtype=np.float32), "size": np.float32(2.5), "n": np.int64(3)})
+    assert ours["x"] == list(range(SHORT_ARRAY - 1)) and ours["size"] == 2.5 and ours["n"] == 3
+
+
+def test_a_nan_outside_an_array_becomes_null_as_in_plotly():
+    ours = same_as_plotly({"y": [1.0, float("nan"), 3.0], "z": np.array([np.nan, 1.0])})
+    assert ours["y"] == [1.0, None, 3.0] and ours["z"] == [None, 1.0]

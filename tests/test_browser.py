@@ -104,6 +104,30 @@ def test_clicking_the_landscape_starts_the_runs_there(browser):
     page.close()
 
 
+def test_playback_steps_through_the_runs(browser):
+    page = browser.open_page("/explorer", charts=2)
+    # The first run's marker: the first unnamed trace (the moving ones follow the named paths).
+    marker = f"() => {{ const g = document.querySelector('{CHART}'); const i = g.data.findIndex(t => !t.name); return [g._fullData[i].x[0], g._fullData[i].y[0]]; }}"
+    at_start = page.evaluate(marker)
+    steps = page.locator(".app-step-slider").first
+    steps.focus()
+    for _ in range(10):
+        steps.press("ArrowRight")
+    label = page.locator(".app-step").first
+    assert label.inner_text() != "step 0"
+    page.wait_for_function(f"([start]) => JSON.stringify(({marker})()) !== JSON.stringify(start)", arg=[at_start])
+    page.locator(".app-play").first.click()  # plays on from there to the last step, then stops
+    page.wait_for_function("() => document.querySelector('.app-play').textContent.includes('play')", timeout=30_000)
+    assert label.inner_text() == "step 300"  # the default run's last step
+    # A new figure keeps the step shown.
+    slider(page, "learning rate").first.focus()
+    slider(page, "learning rate").first.press("ArrowRight")
+    wait_idle(page)
+    assert label.inner_text() == "step 300"
+    assert not errors_on(page)
+    page.close()
+
+
 def test_lesson_link_embedded(browser):
     page = browser.open_page("/explorer?preset=saddle&embed=true", charts=2)
     assert not errors_on(page)

@@ -60,6 +60,9 @@ def publish_plotly_js() -> str:
 
 # Each call gets the figure as UTF-8 JSON bytes. The first draw makes the div;
 # later ones reuse it. A click sends the clicked point back as the "click" trigger.
+# A figure with a playback gets a ▶ button and a step slider under it, which show
+# the frames with Plotly.animate (markers and arrows only, no full redraw); the
+# step shown is kept when a new figure arrives.
 JS = """
 let plotlyLoaded;
 function loadPlotly(src) {
@@ -73,19 +76,72 @@ function loadPlotly(src) {
   return plotlyLoaded;
 }
 
+function child(parent, className, tag = "div") {
+  let element = parent.querySelector(":scope > ." + className);
+  if (!element) {
+    element = document.createElement(tag);
+    element.className = className;
+    parent.appendChild(element);
+  }
+  return element;
+}
+
+class Player {
+  constructor(bar, plot) {
+    this.plot = plot;
+    this.button = child(bar, "app-play", "button");
+    this.button.type = "button";
+    this.slider = child(bar, "app-step-slider", "input");
+    Object.assign(this.slider, { type: "range", min: 0, step: 1, value: 0 });
+    this.slider.setAttribute("aria-label", "step");
+    this.label = child(bar, "app-step", "span");
+    this.index = 0;
+    this.button.onclick = () => (this.timer ? this.pause() : this.play());
+    this.slider.oninput = () => { this.pause(); this.show(Number(this.slider.value)); };
+  }
+  load(playback) {
+    this.pause();
+    this.playback = playback;
+    this.slider.max = playback.frames.length - 1;
+    this.index = Math.min(this.index, playback.frames.length - 1);
+  }
+  show(index, animate = true) {
+    this.index = index;
+    this.slider.value = index;
+    this.label.textContent = "step " + this.playback.steps[index];
+    if (!animate) return;
+    return Plotly.animate(this.plot, [this.playback.frames[index]], {
+      mode: "immediate", frame: { duration: 0, redraw: false }, transition: { duration: 0 },
+    });
+  }
+  play() {
+    const last = this.playback.frames.length - 1;
+    if (this.index >= last) this.show(0);
+    this.button.textContent = "❚❚ pause";
+    this.timer = setInterval(() => (this.index < last ? this.show(this.index + 1) : this.pause()), this.playback.frame_ms);
+  }
+  pause() {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.button.textContent = "▶ play";
+  }
+}
+
 export default function ({ data, parentElement, setTriggerValue }) {
   const message = JSON.parse(new TextDecoder().decode(data));
-  let plot = parentElement.querySelector(":scope > .app-chart");
-  if (!plot) {
-    plot = document.createElement("div");
-    plot.className = "app-chart";
-    parentElement.appendChild(plot);
-  }
+  const plot = child(parentElement, "app-chart");
+  const bar = child(parentElement, "app-playback");
+  bar.hidden = !message.playback;
   plot.sendClick = message.clicks ? setTriggerValue : null;
   loadPlotly(message.plotly).then((Plotly) => {
-    const { data, layout, frames } = message.figure;
-    return Plotly.react(plot, { data, layout, frames: frames ?? [], config: message.config });
+    const { data, layout } = message.figure;
+    if (message.playback) {
+      plot.player ??= new Player(bar, plot);
+      plot.player.load(message.playback);
+    }
+    return Plotly.react(plot, { data, layout, config: message.config });
   }).then(() => {
+    if (message.playback) plot.player.show(plot.player.index);
     if (!plot.listensForClicks) {
       plot.listensForClicks = true;
       plot.on("plotly_click", (event) => {
@@ -98,6 +154,20 @@ export default function ({ data, parentElement, setTriggerValue }) {
   });
 }
 """
+
+# The playback bar, in the look of Streamlit's own buttons and sliders.
+CSS = """
+.app-playback { display: flex; align-items: center; gap: 0.75rem; padding: 0 1rem 0.5rem 70px; }
+.app-playback[hidden] { display: none; }
+.app-play {
+  font: inherit; font-size: 0.875rem; color: inherit; background: #fff; cursor: pointer;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; padding: 0.25rem 0.75rem; min-width: 6.5rem;
+}
+.app-play:hover { border-color: var(--st-primary-color, #ff4b4b); color: var(--st-primary-color, #ff4b4b); }
+.app-step-slider { flex: 1; accent-color: var(--st-primary-color, #ff4b4b); }
+.app-step { font-size: 0.875rem; min-width: 5.5rem; font-variant-numeric: tabular-nums; }
+"""
+
 
 def _array_as_json(value):
     """NumPy values for ``json.dumps``: arrays as plotly.js typed arrays (base64), as plotly.py sends them."""
@@ -119,7 +189,7 @@ def encode(message: dict) -> bytes:
         return pio.json.to_json_plotly(message).encode()
 
 
-_component = component("app_chart", js=JS, isolate_styles=False)
+_component = component("app_chart", js=JS, css=CSS, isolate_styles=False)
 
 
 def chart(figure, *, key: str, config: dict | None = None, on_click: Callable[[], None] | None = None):
@@ -128,7 +198,10 @@ def chart(figure, *, key: str, config: dict | None = None, on_click: Callable[[]
     ``on_click``: called when a point is clicked; ``clicked_point(key)`` then holds its (x, y)."""
     spec = figure.to_dict()
     spec["layout"] = {**spec.get("layout", {}), "template": TEMPLATE}
-    message = {"figure": spec, "config": {"displaylogo": False, "responsive": True, **(config or {})}, "clicks": on_click is not None, "plotly": publish_plotly_js()}
+    message = {
+        "figure": spec, "config": {"displaylogo": False, "responsive": True, **(config or {})},
+        "playback": getattr(figure, "playback", None), "clicks": on_click is not None, "plotly": publish_plotly_js(),
+    }  # fmt: skip
     callbacks = {"on_click_change": on_click} if on_click else {}
     return _component(key=key, data=encode(message), **callbacks)
 

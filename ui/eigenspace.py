@@ -549,14 +549,14 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
     with left:
         st.markdown("**Original coordinates θ**")
         figure = plots.landscape_figure(
-            original_grid, quadratic, originals, start, view_key=key, height=560, narrow=True
+            original_grid, quadratic, originals, start, view_key=key, height=560
         )
         figure.update_layout(showlegend=False, margin=dict(t=10))
         chart(figure, key="eigen_original_plot")
     with right:
         st.markdown(r"**Eigenbasis x = Qᵀ(θ − θ\*)**: x₁ along λ₁, x₂ along λ₂")
         figure = plots.landscape_figure(
-            eigen_grid, view.eigen_view, eigens, x0, view_key=key, height=560, narrow=True
+            eigen_grid, view.eigen_view, eigens, x0, view_key=key, height=560
         )
         figure.update_layout(
             showlegend=False, margin=dict(t=10), xaxis=dict(range=[-half, half], title=dict(text="x₁")),

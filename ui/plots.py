@@ -1,16 +1,17 @@
 """Plotly figures shared by the pages: the landscape with trajectories (and its
 playback), the 3-D surface, and loss curves.
 
-Everything sent to the browser is float32 (plotly sends NumPy arrays as typed
-arrays, so this halves the page). The playback's frames update only the
-moving markers and arrows, never the contour, and use ``redraw: False``.
-The landscape and loss figures are written as plain dicts (``PlainFigure``):
-plotly's validation of every property cost more than the rest of a rerun.
+Everything sent to the browser is float32 (``ui.chart`` sends NumPy arrays as
+typed arrays, so this halves the page). The playback's frames update only the
+moving markers and arrows, never the contour; ``ui.chart`` plays them with its
+own controls, outside plotly, so that redrawing the figure does not redraw a
+plotly slider with a label per step. The landscape and loss figures are
+written as plain dicts (``PlainFigure``): plotly's validation of every
+property cost more than the rest of a rerun.
 
-In the browser a changed figure is a new chart: Streamlit mounts it afresh
-and plotly draws it in full twice (before and after its width is known).
-So what each draw costs counts double: margins that fit (no extra redraw to
-widen them), at most STEP_DOTS dots per path and MAX_FRAMES slider steps.
+Each slider move redraws the figures in the browser, so what a draw costs is
+felt under the mouse: margins that fit (no extra redraw to widen them), at
+most STEP_DOTS dots per path, the contours as one picture.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ PALETTE = (
     ("violet", "#9467bd"),
     ("gray", "#555555"),
 )
-MAX_FRAMES = 50  # playback frames: the browser measures two labels per slider step on every redraw
+MAX_FRAMES = 50  # playback frames, each sent with the figure
 STEP_DOTS = 100  # a path shows a dot at every step up to this many, then at evenly spaced steps
 CLICK_POINTS = 40  # click targets per side of the landscape
 FRAME_MS = 60
@@ -132,8 +133,9 @@ class PlainFigure:
     sends their NumPy arrays as typed arrays, as plotly itself does.
     """
 
-    def __init__(self, spec: dict):
+    def __init__(self, spec: dict, playback: dict | None = None):
         self._spec = spec
+        self.playback = playback  # for ui.chart: {"steps", "frames" (Plotly.animate's), "frame_ms"}
 
     def update_layout(self, dict1: dict | None = None, **changes) -> "PlainFigure":
         """Nested dicts are merged, as plotly's own ``update_layout`` does."""
@@ -331,40 +333,10 @@ def _click_targets(grid: Grid, z: np.ndarray, landscape: Landscape) -> dict:
     )  # fmt: skip
 
 
-def _playback_layout(steps: Sequence[int], plot_px: float, two_rows: bool) -> dict:
-    """▶/❚❚ buttons and a step slider below the plot, clear of the x-axis title.
-
-    Side by side in a wide figure; in a narrow one the slider gets its own row
-    under the buttons. Positions are in pixels below the plot, converted to
-    the fractions of the plot's height that plotly wants."""
-    below = lambda px: -px / plot_px  # noqa: E731
-    still = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
-    play = dict(frame=dict(duration=FRAME_MS, redraw=False), fromcurrent=True, transition=dict(duration=0))
-    slider_row = dict(x=0.0, len=1.0, y=below(96)) if two_rows else dict(x=0.2, len=0.8, y=below(54))
-    return dict(
-        updatemenus=[dict(
-            type="buttons", direction="left", showactive=False, x=0.0, y=below(60), xanchor="left", yanchor="top",
-            pad=dict(t=0, r=8), buttons=[
-                dict(label="▶ play", method="animate", args=[None, play]),
-                dict(label="❚❚ pause", method="animate", args=[[None], still]),
-            ],
-        )],
-        sliders=[dict(
-            active=0, yanchor="top", pad=dict(t=0, b=0), **slider_row,
-            currentvalue=dict(prefix="step ", font=dict(size=13)), transition=dict(duration=0),
-            steps=[dict(method="animate", label=str(k), args=[[str(k)], still]) for k in steps],
-        )],
-    )  # fmt: skip
-
-
-def _landscape_margin(playback: bool, narrow: bool) -> dict:
-    """Margins that already hold the tick labels, the one-row legend, the colour bar and the playback.
-
-    Plotly draws a new figure once, then again whenever a legend, colour bar,
-    slider or tick label pushes a margin wider than the layout's: a second
-    full redraw of every trace on each rerun. Margins that fit leave nothing to push."""
-    bottom = (180 if narrow else 145) if playback else 50
-    return dict(l=70, r=100, t=45, b=bottom)
+# Margins that already hold the tick labels, the one-row legend and the colour bar. Plotly
+# draws a figure, then again whenever a legend, colour bar or tick label pushes a margin wider
+# than the layout's: a second full redraw of every trace. Margins that fit leave nothing to push.
+LANDSCAPE_MARGIN = dict(l=70, r=100, t=45, b=50)
 
 
 def landscape_figure(
@@ -375,10 +347,8 @@ def landscape_figure(
     *,
     view_key: str = "",
     height: int = 640,
-    narrow: bool = False,
 ) -> PlainFigure:
-    """Contours, critical points, one trajectory per run, and playback of the steps (``narrow``: for a
-    figure in a column, with the playback's slider under its buttons)."""
+    """Contours, critical points, one trajectory per run, and the playback of the steps."""
     z = heights(grid.loss, landscape, contour_epsilon(grid, landscape))
     image, colorbar = _contour_layer(grid, z, landscape)
     data = [colorbar, _click_targets(grid, z, landscape), *_critical_point_traces(landscape)]
@@ -391,11 +361,11 @@ def landscape_figure(
         data += _static_traces(drawn, landscape)
     (x0, x1), (y0, y1) = landscape.bounds
     layout = dict(
-        height=height, margin=_landscape_margin(bool(runs), narrow), uirevision=view_key,
+        height=height, margin=dict(LANDSCAPE_MARGIN), uirevision=view_key,
         xaxis=dict(range=[x0, x1], title=dict(text="x", standoff=4), constrain="domain", showgrid=False, zeroline=False),
         yaxis=dict(range=[y0, y1], title=dict(text="y"), scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
-        clickmode="event+select", dragmode="pan", hovermode="closest", images=[image],
+        clickmode="event", dragmode="pan", hovermode="closest", images=[image],
     )  # fmt: skip
     if not runs:
         return PlainFigure(dict(data=data, layout=layout))
@@ -404,13 +374,8 @@ def landscape_figure(
     moving = list(range(len(data), len(data) + 3 * len(runs)))
     for drawn, frames in zip(runs, per_run):
         data += _moving_traces(drawn, frames[0])
-    frames = [
-        dict(name=str(k), traces=moving, data=[trace for run in per_run for trace in run[i]])
-        for i, k in enumerate(steps)
-    ]
-    plot_px = height - layout["margin"]["t"] - layout["margin"]["b"]
-    playback_layout = _playback_layout(steps, plot_px, two_rows=narrow)
-    return PlainFigure(dict(data=data, layout=layout | playback_layout, frames=frames))
+    frames = [dict(traces=moving, data=[trace for run in per_run for trace in run[i]]) for i in range(len(steps))]
+    return PlainFigure(dict(data=data, layout=layout), playback=dict(steps=steps.tolist(), frames=frames, frame_ms=FRAME_MS))
 
 
 def surface_figure(grid: Grid, landscape: Landscape, runs: Sequence[Drawn], start, *, height: int = 640) -> go.Figure:

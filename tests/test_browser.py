@@ -128,6 +128,17 @@ def test_playback_steps_through_the_runs(browser):
     page.close()
 
 
+def test_charts_follow_the_column_when_the_sidebar_folds(browser):
+    page = browser.open_page("/explorer", charts=2)
+    drawn_width = f"() => document.querySelector('{CHART}')._fullLayout.width"
+    before = page.evaluate(drawn_width)
+    page.hover("[data-testid='stSidebar']")
+    page.locator("[data-testid='stSidebarCollapseButton'] button").first.click()
+    page.wait_for_function(f"w => ({drawn_width})() > w + 100", arg=before)
+    assert not errors_on(page)
+    page.close()
+
+
 def test_lesson_link_embedded(browser):
     page = browser.open_page("/explorer?preset=saddle&embed=true", charts=2)
     assert not errors_on(page)

@@ -15,6 +15,7 @@ served from the app's static folder (``server.enableStaticServing`` in
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -38,7 +39,6 @@ TEMPLATE = {
         "font": {"family": FONT, "color": "#31333f"},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
-        "colorway": ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#555555"],
         "xaxis": {"gridcolor": "#e6e9ef", "zerolinecolor": "#d5dae5", "linecolor": "#d5dae5", "automargin": True},
         "yaxis": {"gridcolor": "#e6e9ef", "zerolinecolor": "#d5dae5", "linecolor": "#d5dae5", "automargin": True},
         "hoverlabel": {"font": {"family": FONT}},
@@ -46,6 +46,7 @@ TEMPLATE = {
 }
 
 
+@functools.cache
 def publish_plotly_js() -> str:
     """Put the pinned plotly.js in the static folder (once); its path under the app's URL."""
     name = f"plotly-{plotly.__version__}.min.js"
@@ -59,7 +60,8 @@ def publish_plotly_js() -> str:
 
 
 # Each call gets the figure as UTF-8 JSON bytes. The first draw makes the div;
-# later ones reuse it. A click sends the clicked point back as the "click" trigger.
+# later ones reuse it. A click sends the clicked point back as the "click" trigger,
+# and the chart follows its column's width.
 # A figure with a playback gets a ▶ button and a step slider under it, which show
 # the frames with Plotly.animate (markers and arrows only, no full redraw); the
 # step shown is kept when a new figure arrives.
@@ -142,12 +144,18 @@ export default function ({ data, parentElement, setTriggerValue }) {
     return Plotly.react(plot, { data, layout, config: message.config });
   }).then(() => {
     if (message.playback) plot.player.show(plot.player.index);
-    if (!plot.listensForClicks) {
-      plot.listensForClicks = true;
+    if (!plot.listening) {
+      plot.listening = true;
       plot.on("plotly_click", (event) => {
         const point = event.points[0];
         if (plot.sendClick && point) plot.sendClick("click", { x: point.x, y: point.y });
       });
+      // The page's column can change width without the window resizing (the sidebar folding).
+      let width = plot.clientWidth;
+      new ResizeObserver(() => {
+        if (plot.clientWidth !== width) Plotly.Plots.resize(plot);
+        width = plot.clientWidth;
+      }).observe(plot);
     }
   }).catch((error) => {
     plot.textContent = "This chart could not be drawn: " + error.message;

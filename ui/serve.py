@@ -2,7 +2,8 @@
 
 ``python -m ui.serve [streamlit run options]`` is ``streamlit run app.py`` in a
 process that first starts a background thread which imports JAX and the pages'
-libraries and runs the explorer's default runs and grid once, so that JAX's
+libraries and runs the default views' runs and grids of the explorer and the
+eigenspace page once, so that JAX's
 in-process caches hold their programs (loaded from ``.jax_cache/`` when it has
 them) by the time the first visitor's page asks for them, and then freezes that
 long-lived heap out of the garbage collector's scans. The server itself starts
@@ -34,10 +35,29 @@ def warm_first_views():
     runs._loss_on_grid(landscape, np.linspace(x0, x1, 121, dtype=np.float32), np.linspace(y0, y1, 121, dtype=np.float32))
 
 
+def warm_eigenspace():
+    """The Eigenspace page's default view: its runs and its two contour grids (Streamlit's caches untouched).
+
+    Only the programs matter here (a setting's values are traced), so the registry's defaults do."""
+    from ui import eigenspace
+    from ui.runs import items
+
+    problem = "quadratic"
+    parameters = items({k: spec.default for k, spec in eigenspace.problem_specs(problem).items()})
+    for name in eigenspace.DEFAULT_METHODS:
+        settings = items({key.split(".", 1)[1]: value for key, value in eigenspace.method_state(name).items()})
+        eigenspace.compute_method.__wrapped__(
+            problem, parameters, eigenspace.NOISE.default, eigenspace.BATCH.default, 0, name, settings,
+            eigenspace.STEPS.default,
+        )  # fmt: skip
+    eigenspace.eigen_view.__wrapped__(problem, parameters)
+
+
 def warm_up():
-    """The first view's programs, then the long-lived heap frozen out of the garbage collector's reach."""
+    """The first views' programs, then the long-lived heap frozen out of the garbage collector's reach."""
     warm_first_views()
-    import ui.eigenspace, ui.explorer, ui.scale_up  # noqa: F401, E401  the pages' libraries, imported now
+    warm_eigenspace()
+    import ui.scale_up  # noqa: F401  the last page's library, imported now
 
     # About 200,000 objects (modules, JAX's caches) that live as long as the server: frozen, a
     # full collection skips them, and takes well under a millisecond instead of ~100 ms.

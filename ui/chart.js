@@ -13,7 +13,7 @@ function loadPlotly(src) {
     const script = document.createElement("script");
     script.src = new URL(src, document.baseURI).href;
     script.onload = () => resolve(window.Plotly);
-    script.onerror = () => { plotlyLoaded = undefined; reject(new Error("plotly.js did not load from " + src)); };
+    script.onerror = () => { plotlyLoaded = undefined; reject(new Error(`plotly.js did not load from ${src} (is server.enableStaticServing on?)`)); };
     document.head.appendChild(script);
   });
   return plotlyLoaded;

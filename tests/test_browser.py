@@ -119,10 +119,13 @@ def test_playback_steps_through_the_runs(browser):
     page.locator(".app-play").first.click()  # plays on from there to the last step, then stops
     page.wait_for_function("() => document.querySelector('.app-play').textContent.includes('play')", timeout=30_000)
     assert label.inner_text() == "step 300"  # the default run's last step
-    # A new figure keeps the step shown.
+    # A new figure (drawn at step 0) goes on showing the chosen step.
+    names = legend(page)
     slider(page, "learning rate").first.focus()
     slider(page, "learning rate").first.press("ArrowRight")
     wait_idle(page)
+    page.wait_for_function(f"n => Array.from(document.querySelector('{CHART}').data, t => t.name || '').join() !== n", arg=",".join(names))
+    page.wait_for_function(f"([start]) => JSON.stringify(({marker})()) !== JSON.stringify(start)", arg=[at_start])
     assert label.inner_text() == "step 300"
     assert not errors_on(page)
     page.close()

@@ -8,7 +8,9 @@ and measure
 * slider move → the app idle again with the chart redrawn: median and 95th
   percentile over ``--moves`` moves of a hyperparameter slider, and the ratio
   to the baseline page under Streamlit's default settings (also measured under
-  the app's ``.streamlit/config.toml``, for reference). The moves go one way, so each asks for a value not
+  the app's ``.streamlit/config.toml``, and, as Streamlit's floor for a page
+  of the explorer's size, ``benchmarks/same_size_app.py``: the explorer's
+  widgets and text without its charts or computation). The moves go one way, so each asks for a value not
   seen before: neither the app's caches nor Streamlit's message cache can
   answer from an earlier move;
 * bytes received over the websocket per rerun;
@@ -184,6 +186,8 @@ BASELINES = {
     "baseline, Streamlit's defaults": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"},
     "baseline, the app's config": {},
 }
+# Streamlit's own floor for a page of the explorer's size: its widgets and text, no charts, no computation.
+SAME_SIZE = BASELINE._replace(script="benchmarks/same_size_app.py")
 PAGES = {  # a hyperparameter slider on each page, moved towards values that still converge
     "explorer": Target("app.py", "/explorer", f"{CHART} .main-svg", CHART, "run1-learning_rate", "ArrowRight"),
     "eigenspace": Target("app.py", "/eigenspace", f"{CHART} .main-svg", CHART, "gd-learning_rate", "ArrowLeft"),
@@ -211,6 +215,11 @@ def main():
             colds.append((f"{name}: first paint", base_cold, base_cold / colds[0][1] if colds else 1.0))
             base.page.close()
             base_server.stop()
+        same_server, same, _ = cold_start(browser, SAME_SIZE)
+        same_times, same_sizes = slider_moves(same, SAME_SIZE, args.moves)
+        rows.append(summarize("explorer's widgets and text, no charts (app's config)", same_times, same_sizes, baseline))
+        same.page.close()
+        same_server.stop()
 
         for name in args.pages:
             target = PAGES[name]

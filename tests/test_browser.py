@@ -31,6 +31,15 @@ def trace_points(page, chart: int = 0) -> int:
     )
 
 
+def move_learning_rate(page):
+    """One step up on the first learning-rate slider; returns once the landscape shows the new runs (its legend names α)."""
+    before = ",".join(legend(page))
+    slider(page, "learning rate").first.focus()
+    slider(page, "learning rate").first.press("ArrowRight")
+    wait_idle(page)
+    page.wait_for_function(f"n => Array.from(document.querySelector('{CHART}').data, t => t.name || '').join() !== n", arg=before)
+
+
 def slider(page, label: str):
     """The range input of the first slider whose label contains ``label``."""
     return page.locator("[data-testid='stSlider']").filter(has_text=label).first.locator("input[type='range']")
@@ -119,14 +128,25 @@ def test_playback_steps_through_the_runs(browser):
     page.locator(".app-play").first.click()  # plays on from there to the last step, then stops
     page.wait_for_function("() => document.querySelector('.app-play').textContent.includes('play')", timeout=30_000)
     assert label.inner_text() == "step 300"  # the default run's last step
-    # A new figure (drawn at step 0) goes on showing the chosen step.
-    names = legend(page)
-    slider(page, "learning rate").first.focus()
-    slider(page, "learning rate").first.press("ArrowRight")
-    wait_idle(page)
-    page.wait_for_function(f"n => Array.from(document.querySelector('{CHART}').data, t => t.name || '').join() !== n", arg=",".join(names))
+    move_learning_rate(page)  # a new figure, drawn at step 0, goes on showing the chosen step
     page.wait_for_function(f"([start]) => JSON.stringify(({marker})()) !== JSON.stringify(start)", arg=[at_start])
     assert label.inner_text() == "step 300"
+    assert not errors_on(page)
+    page.close()
+
+
+def test_a_zoom_survives_a_slider_move(browser):
+    page = browser.open_page("/explorer", charts=2)
+    x_range = f"() => document.querySelector('{CHART}')._fullLayout.xaxis.range"
+    full = page.evaluate(x_range)
+    plot_area = page.locator(f"{CHART} .nsewdrag").first.bounding_box()
+    page.mouse.move(plot_area["x"] + plot_area["width"] / 2, plot_area["y"] + plot_area["height"] / 2)
+    for _ in range(5):
+        page.mouse.wheel(0, -100)  # scroll zoom, as a reader would
+    page.wait_for_function(f"w => ({x_range})()[1] - ({x_range})()[0] < w", arg=0.8 * (full[1] - full[0]))
+    zoomed = page.evaluate(x_range)
+    move_learning_rate(page)
+    assert page.evaluate(x_range) == pytest.approx(zoomed)  # the new runs, drawn in the reader's view
     assert not errors_on(page)
     page.close()
 

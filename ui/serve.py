@@ -2,12 +2,12 @@
 
 ``python -m ui.serve [streamlit run options]`` is ``streamlit run app.py`` in a
 process that first starts a background thread which imports JAX and the pages'
-libraries and runs the default views' runs and grids of the explorer and the
-eigenspace page once, so that JAX's
-in-process caches hold their programs (loaded from ``.jax_cache/`` when it has
-them) by the time the first visitor's page asks for them, and then freezes that
-long-lived heap out of the garbage collector's scans. The server itself starts
-at once. ``scripts/app.sh`` starts the app this way.
+libraries and runs the default views of the explorer and the eigenspace page
+once (their runs and contour grids), so that JAX's in-process caches hold their
+programs (loaded from ``.jax_cache/`` when it has them) by the time the first
+visitor's page asks for them; it then freezes that long-lived heap out of the
+garbage collector's scans. The server itself starts at once. ``scripts/app.sh``
+starts the app this way.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def warm_first_views():
 
 
 def warm_eigenspace():
-    """The Eigenspace page's default view: its runs and its two contour grids (Streamlit's caches untouched).
+    """The Eigenspace page's default view: its runs and its two contour grids, outside Streamlit's data caches.
 
     Only the programs matter here (a setting's values are traced), so the registry's defaults do."""
     from ui import eigenspace

@@ -19,7 +19,7 @@ import threading
 from ui import shell
 
 
-def warm_first_views():
+def warm_explorer():
     """The Landscape Explorer's default view: its runs and its contour grid (no Streamlit caches touched)."""
     import numpy as np
 
@@ -55,7 +55,7 @@ def warm_eigenspace():
 
 def warm_up():
     """The first views' programs, then the long-lived heap frozen out of the garbage collector's reach."""
-    warm_first_views()
+    warm_explorer()
     warm_eigenspace()
     import ui.scale_up  # noqa: F401  the last page's library, imported now
 

@@ -59,9 +59,9 @@ LANDSCAPES: dict[str, LandscapeInfo] = {
         "(a−x)² + b(y−x²)²: a curved valley with its minimum at (a, a²).",
     ),
     "noisy_quadratic": LandscapeInfo(
-        lambda condition_number, angle, noise_scale, batch_size: NoisyQuadratic(
-            ill_conditioned_quadratic(condition_number, angle), noise_scale, float(batch_size)
-        ),
+        lambda condition_number, angle, noise_scale, batch_size: minibatch_quadratic(
+            ill_conditioned_quadratic(condition_number, angle), noise_scale, batch_size
+        ),  # σ = 0: the exact quadratic
         "Noisy quadratic",
         {
             "condition_number": CONDITION,

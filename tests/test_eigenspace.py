@@ -22,11 +22,16 @@ from optimizers.preconditioners import (
 )
 
 
+def momentum_r(lam, alpha, beta) -> np.ndarray:
+    """Goh's R for one direction, written out here: (z, x) ↦ (βz + λx, x − α(βz + λx))."""
+    return np.array([[beta, lam], [-alpha * beta, 1 - alpha * lam]], np.float64)
+
+
 def matrix_power_components(eigenvalues, x0, alpha, beta, steps):
     """Independent reference: (z, x)ᵏ = Rᵏ (0, x⁰) with numpy.linalg.matrix_power."""
     out = np.empty((steps + 1, len(eigenvalues)))
     for i, lam in enumerate(eigenvalues):
-        r = np.array([[beta, lam], [-alpha * beta, 1 - alpha * lam]], np.float64)
+        r = momentum_r(lam, alpha, beta)
         out[:, i] = [(np.linalg.matrix_power(r, k) @ [0.0, x0[i]])[1] for k in range(steps + 1)]
     return out
 
@@ -113,7 +118,7 @@ def test_gd_and_momentum_rates_against_brute_force():
     alphas, betas = np.linspace(0.01, 4 / lam.max(), 37), np.linspace(0, 0.99, 23)
     grid = theory.momentum_rate_grid(lam, alphas, betas)
     brute = np.array(
-        [[max(np.abs(np.linalg.eigvals(theory.momentum_matrix(l, a, b))).max() for l in lam) for a in alphas] for b in betas]
+        [[max(np.abs(np.linalg.eigvals(momentum_r(l, a, b))).max() for l in lam) for a in alphas] for b in betas]
     )
     np.testing.assert_allclose(grid, brute, rtol=1e-6, atol=1e-6)  # repeated roots: eigvals is only √eps accurate
     np.testing.assert_allclose(theory.gd_rate(lam, alphas), [np.abs(1 - a * lam).max() for a in alphas])
@@ -294,6 +299,21 @@ def test_optimal_buttons_set_the_closed_form_values():
     check_page(at, charts=4)
 
 
+def test_playback_arrows_agree_for_gradient_descent_in_both_panels():
+    """Gradient descent steps along −∇L, so its update arrow and its −∇L arrow (drawn as long as
+    the update) must coincide, in θ and in the eigenbasis (where the gradient is Qᵀ∇L = Λx)."""
+    import json
+
+    at = open_page({"methods": ["gd"], "gd.learning_rate": "0.5"})
+    check_page(at, charts=2)
+    panels = [json.loads(chart.proto.bytes)["playback"] for chart in at.get("bidi_component")[:2]]
+    for playback in panels:
+        moving = [f["data"] for f in playback["frames"] if np.hypot(np.diff(f["data"][1]["x"]), np.diff(f["data"][1]["y"])) > 0.01]
+        assert len(moving) >= 5  # frames before the run has converged (coordinates are rounded to 1e-4)
+        for _, update, descent in moving:
+            np.testing.assert_allclose([descent["x"][1], descent["y"][1]], [update["x"][1], update["y"][1]], atol=2e-3)
+
+
 def test_optimal_buttons_are_disabled_at_the_saddle():
     at = open_page({"problem": "saddle", "methods": ["gd", "momentum", "damped_ggn", "newton"]})
     check_page(at, charts=4)
@@ -314,8 +334,8 @@ def test_presets_run_and_draw_finite_figures():
 def test_preset_link_applies_optimal_parameters():
     at = open_page({"preset": "optimal_momentum"})
     check_page(at, charts=4)
-    best = theory.optimal_momentum([0.01, 1.0])
-    assert at.select_slider(key="momentum.momentum").value == pytest.approx(best.momentum, rel=1e-5)
+    kappa = 100.0  # the lesson's eigenvalues 0.01 and 1: Polyak's β* = ((√κ − 1)/(√κ + 1))² = (9/11)²
+    assert at.select_slider(key="momentum.momentum").value == pytest.approx(((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2, rel=1e-5)
 
 
 def test_preset_link_is_rewritten_as_a_link_that_reopens_it():

@@ -104,6 +104,14 @@ def test_minibatch_quadratic_uses_the_papers_noise_where_a_inverse_exists_and_a_
     assert np.allclose(np.cov(grads.T), 0.3**2 / 4 * np.eye(2), atol=0.002)  # σ²/B per coordinate
 
 
+def test_the_noisy_quadratic_without_noise_is_the_exact_quadratic():
+    exact = get_landscape("noisy_quadratic", condition_number=10.0, angle=0.5, noise_scale=0.0, batch_size=4)
+    assert not exact.is_stochastic  # one run, no cloud of identical seeds
+    valley = get_landscape("quadratic", condition_number=10.0, angle=0.5)
+    theta = jnp.array([0.3, -1.2])
+    assert float(exact.loss(theta)) == pytest.approx(float(valley.loss(theta)))
+
+
 def test_n_dimensional_quadratic_from_a_spectrum():
     eigenvalues = np.geomspace(1e-2, 1.0, 20)
     ls = quadratic_from_spectrum(eigenvalues, seed=4)

@@ -227,6 +227,7 @@ def start_point(problem: str, quadratic: Quadratic) -> np.ndarray:
 class MethodRun(NamedTuple):
     params: np.ndarray  # (steps + 1, n) float32
     loss: np.ndarray  # (steps + 1,)
+    grads: np.ndarray  # (steps + 1, n) float32: the gradient the optimizer saw
     diverged_at: int | None
     components: np.ndarray  # (steps + 1, n): x = Qᵀ(θ − θ*), float64
     predicted: np.ndarray | None  # the closed form (GD, momentum), same shape
@@ -253,8 +254,8 @@ def compute_method(
     components = (np.asarray(trajectory.params, np.float64) - minimum) @ q
     predicted = theory.theory_components(name, lam, components[0], dict(settings), steps)
     return MethodRun(
-        np.asarray(trajectory.params, np.float32), np.asarray(trajectory.loss, np.float32), trajectory.diverged_at,
-        components, predicted, spectrum,
+        np.asarray(trajectory.params, np.float32), np.asarray(trajectory.loss, np.float32),
+        np.asarray(trajectory.grads, np.float32), trajectory.diverged_at, components, predicted, spectrum,
     )  # fmt: skip
 
 
@@ -495,9 +496,8 @@ def _grid(landscape, xs, ys) -> Grid:
     return Grid(plots.f32(xs), plots.f32(ys), np.asarray(_loss_on_grid(landscape, xs, ys), np.float32))
 
 
-def _drawn(name: str, params: np.ndarray, loss: np.ndarray, diverged_at) -> plots.Drawn:
-    run = RunResult(plots.f32(params[None, :, :2]), plots.f32(loss[None]), np.zeros_like(plots.f32(params[None, :, :2])),
-                    (diverged_at,))  # fmt: skip
+def _drawn(name: str, params: np.ndarray, grads: np.ndarray, loss: np.ndarray, diverged_at) -> plots.Drawn:
+    run = RunResult(plots.f32(params[None, :, :2]), plots.f32(loss[None]), plots.f32(grads[None, :, :2]), (diverged_at,))
     return plots.Drawn(OPTIMIZERS[name].title, COLORS[name], run)
 
 
@@ -541,8 +541,9 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
     q = eigen_data(quadratic)[1]
     view = eigen_view(settings.problem, settings.parameters)
     start, x0, half, original_grid, eigen_grid = view.start, view.x0, view.half, view.original_grid, view.eigen_grid
-    originals = [_drawn(n, r.params, r.loss, r.diverged_at) for n, r in done.items()]
-    eigens = [_drawn(n, r.components, r.loss, r.diverged_at) for n, r in done.items()]
+    originals = [_drawn(n, r.params, r.grads, r.loss, r.diverged_at) for n, r in done.items()]
+    # In the eigenbasis x = Qᵀ(θ − θ*) the gradient is Qᵀ∇L: rows g ↦ g Q.
+    eigens = [_drawn(n, r.components, r.grads @ q, r.loss, r.diverged_at) for n, r in done.items()]
     st.markdown(legend(done), unsafe_allow_html=True)
     left, right = st.columns(2)
     key = f"{settings.problem}{settings.parameters}"

@@ -14,7 +14,7 @@ and measure
   seen before: neither the app's caches nor Streamlit's message cache can
   answer from an earlier move;
 * bytes received over the websocket per rerun;
-* Python time per rerun (whole-page runs and fragment runs) and XLA
+* Python time per rerun and XLA
   compilations during the slider moves, as logged by the app when
   ``APP_BENCHMARK_LOG`` is set (see ``ui/shell.py``);
 * with ``--sessions N``, the same moves from N browser sessions at once
@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from app_server import CHART, CHROMIUM, CHROMIUM_ARGS, IDLE, AppServer  # noqa: E402  the tests' harness
+from app_server import CHART, CHROMIUM, CHROMIUM_ARGS, ERRORS, IDLE, AppServer  # noqa: E402  the tests' harness
 # Records the key press, the last change to the page's main block and the last
 # change inside a chart. A rerun is over when the app is idle, the watched
 # element (a chart; the text on the baseline page) has changed since the key
@@ -62,8 +62,6 @@ INSTRUMENT = """
 RERUN_DONE = f"""() => window.__bench.lastWatched > window.__bench.keydown
     && performance.now() - window.__bench.lastChange > {QUIET_MS}
     && document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'notRunning'"""
-ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
-
 
 
 def percentile(values, q):

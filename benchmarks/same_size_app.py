@@ -26,8 +26,9 @@ for run in range(1, 5):
     box.select_slider("learning rate α", OPTIONS, value=OPTIONS[10], key=key)
     if run in (2, 3):
         box.select_slider("momentum β", OPTIONS, value=OPTIONS[5], key=f"beta{run}")
-for name in ("steps", "seeds", "seed", "frame"):
-    bar.select_slider(name, OPTIONS, value=OPTIONS[3], key=name)
+bar.container(border=True).selectbox("optimizer", ["none", "Gradient descent"], key="optimizer5")  # the empty slot
+for k in range(1, 5):  # the explorer's other sliders (steps, the optimizers' second settings...)
+    bar.select_slider(f"setting {k}", OPTIONS, value=OPTIONS[3], key=f"setting{k}")
 bar.number_input("start x", value=-2.0, key="x0")
 bar.number_input("start y", value=1.5, key="y0")
 bar.checkbox("3-D view", key="view3d")

@@ -117,7 +117,6 @@ class TrainState(NamedTuple):
     params: Any
     opt_state: Any
     key: jax.Array  # for the shuffles
-    step: jax.Array  # steps taken
     order: jax.Array  # this epoch's permutation of the training examples
     position: jax.Array  # where the next minibatch starts in ``order``
 
@@ -143,7 +142,7 @@ def init_state(model: Model, optimizer, n_train: int, seed: int = 0) -> TrainSta
     params = init_mlp(init_key, model.sizes, model.activation)
     order = jax.random.permutation(order_key, n_train).astype(jnp.int32)
     zero = jnp.zeros([], jnp.int32)
-    return TrainState(params, _canonical(optimizer.init(params)), batch_key, zero, order, zero)
+    return TrainState(params, _canonical(optimizer.init(params)), batch_key, order, zero)
 
 
 def _needs(optimizer) -> frozenset:
@@ -190,7 +189,7 @@ def _chunk(optimizer, state: TrainState, data, *, model: Model, batch_size: int,
         grad, extras = step_extras(model, needs, carry.params, xb, yb)
         updates, opt_state = optimizer.update(grad, carry.opt_state, carry.params, **extras)
         params = optax.apply_updates(carry.params, updates)
-        return carry._replace(params=params, opt_state=opt_state, step=carry.step + 1), extras["value"]
+        return carry._replace(params=params, opt_state=opt_state), extras["value"]
 
     return jax.lax.scan(step, state, None, length=steps)
 

@@ -111,7 +111,8 @@ def test_timings_and_memory_are_present_and_positive(runs):
         times = run.time_axis
         assert times.shape == (STEPS,) and np.all(np.diff(times) > 0) and times[-1] == pytest.approx(run.seconds)
         assert run.memory is not None and run.memory.estimate_bytes > 0, label
-        assert run.memory.estimate_bytes == run.memory.temp_bytes + run.memory.argument_bytes + run.memory.output_bytes
+        state_bytes = sum(leaf.nbytes for leaf in jax.tree.leaves((run.state.params, run.state.opt_state)))
+        assert run.memory.argument_bytes >= state_bytes, label  # the chunk takes the parameters and optimizer state
         if jax.default_backend() == "gpu":
             assert run.device_peak_bytes > 0
     # a dense Hessian costs memory: Newton's chunk needs more than Adam's

@@ -22,7 +22,6 @@ import functools
 import math
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -354,7 +353,3 @@ def set_state(values: Mapping[str, Any]):
     """Set widget values before their widgets are drawn (in a callback or at the top of a run)."""
     for key, value in values.items():
         st.session_state[key] = value
-
-
-def float32(array) -> np.ndarray:
-    return np.asarray(array, dtype=np.float32)

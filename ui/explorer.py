@@ -164,6 +164,7 @@ def apply_preset_from_link():
 
 
 def _on_landscape_change():
+    """A new landscape, or Reset the start: the start goes back to the landscape's own."""
     st.session_state["x0"], st.session_state["y0"] = default_start(st.session_state["landscape"])
 
 
@@ -178,10 +179,6 @@ def _on_plot_click():
     point = clicked_point(PLOT_KEY)
     if point:
         st.session_state["x0"], st.session_state["y0"] = (round(v, 3) for v in point)
-
-
-def _reset_start():
-    _on_landscape_change()
 
 
 # --- the sidebar -------------------------------------------------------------------
@@ -260,7 +257,7 @@ def sidebar_controls() -> Settings:
     left, right = bar.columns(2)
     x0 = controls.number("x0", START._replace(default=x_default), label="start x", where=left, step=0.1)
     y0 = controls.number("y0", START._replace(default=y_default), label="start y", where=right, step=0.1)
-    bar.button("Reset the start", on_click=_reset_start, help="Or click on the landscape to start there.")
+    bar.button("Reset the start", on_click=_on_landscape_change, help="Or click on the landscape to start there.")
     view_3d = controls.toggle("view3d", label="3-D surface view", where=bar)
     controls.end_controls()
     return Settings(landscape, parameters, noise, runs, int(steps), int(seed), int(seeds), (x0, y0), view_3d, lesson)

@@ -28,7 +28,7 @@ import scipy.ndimage
 import streamlit as st
 
 from landscapes import Landscape
-from ui.runs import Grid, RunResult
+from ui.runs import Grid, RunResult, f32
 
 # (Streamlit's colour name for markdown labels, plotly colour): the sidebar and the plots agree.
 PALETTE = (
@@ -41,6 +41,7 @@ PALETTE = (
 )
 MAX_FRAMES = 50  # playback frames, each sent with the figure
 STEP_DOTS = 100  # a path shows a dot at every step up to this many, then at evenly spaced steps
+CLOUD_POINTS = 200  # per seed in a noisy run's faint cloud (64 seeds × 2000 steps were 6 MB a rerun)
 CLICK_POINTS = 40  # click targets per side of the landscape
 FRAME_MS = 60
 LOG_FLOOR = 1e-12  # where an excess loss of exactly 0 is drawn on a log axis
@@ -62,10 +63,6 @@ class Drawn(NamedTuple):
     label: str
     color: str
     run: RunResult
-
-
-def f32(array) -> np.ndarray:
-    return np.asarray(array, dtype=np.float32)
 
 
 # --- what is plotted ---------------------------------------------------------
@@ -114,12 +111,13 @@ def divergence_marks(drawn: Drawn, landscape: Landscape) -> list[tuple[float, fl
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def cached_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
-    """``_build()`` once per ``key``, which must name everything the figure shows.
+def cached_figure(key: tuple, _build: Callable[[], go.Figure]) -> "PlainFigure":
+    """``_build()`` once per ``key``, which must name everything the figure shows, kept as the dict
+    plotly.js reads (a ``go.Figure`` would be validated and copied again on every rerun).
 
     Shared by all sessions and never modified after it is built: a slider that
     does not touch a figure then costs it nothing."""
-    return _build()
+    return PlainFigure(_build().to_dict())
 
 
 # --- figures as plain dicts ---------------------------------------------------
@@ -137,9 +135,9 @@ class PlainFigure:
         self._spec = spec
         self.playback = playback  # for ui.chart: {"steps", "frames" (Plotly.animate's), "frame_ms"}
 
-    def update_layout(self, dict1: dict | None = None, **changes) -> "PlainFigure":
+    def update_layout(self, **changes) -> "PlainFigure":
         """Nested dicts are merged, as plotly's own ``update_layout`` does."""
-        _merge(self._spec.setdefault("layout", {}), {**(dict1 or {}), **changes})
+        _merge(self._spec.setdefault("layout", {}), changes)
         return self
 
     def to_dict(self) -> dict:
@@ -239,8 +237,10 @@ def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
     run = drawn.run
     traces = []
     if len(run.params) > 1:  # the seeds as a faint cloud, their mean on top
+        steps = run.params.shape[1] - 1
+        keep = np.unique(np.linspace(0, steps, min(steps + 1, CLOUD_POINTS)).round().astype(int))
         nan = np.full((len(run.params), 1, 2), np.nan, np.float32)
-        cloud = np.concatenate([run.params, nan], axis=1).reshape(-1, 2)
+        cloud = np.concatenate([run.params[:, keep], nan], axis=1).reshape(-1, 2)
         traces.append(dict(
             type="scatter", x=f32(cloud[:, 0]), y=f32(cloud[:, 1]), mode="lines", line=dict(color=drawn.color, width=1),
             opacity=0.22, hoverinfo="skip", showlegend=False, legendgroup=drawn.label,
@@ -418,8 +418,7 @@ class LossCurve(NamedTuple):
     """One line of a loss-curve figure, with an optional band and a marked point."""
 
     label: str
-    y: np.ndarray
-    x: np.ndarray | None = None  # default: 0, 1, 2, ... (steps)
+    y: np.ndarray  # against the steps 0, 1, 2, ...
     color: str | None = None
     low: np.ndarray | None = None  # a shaded band from low to high (e.g. over seeds)
     high: np.ndarray | None = None
@@ -436,10 +435,8 @@ def _loss_margin(titled: bool) -> dict:
 def loss_curve_figure(
     curves: Sequence[LossCurve],
     *,
-    x_title: str = "step",
     y_title: str = "loss",
     log_y: bool = True,
-    log_x: bool = False,
     floor: float | None = LOG_FLOOR,
     height: int = 340,
     title: str | None = None,
@@ -454,7 +451,7 @@ def loss_curve_figure(
 
     data = []
     for curve in curves:
-        x = f32(np.arange(len(curve.y)) if curve.x is None else curve.x)
+        x = f32(np.arange(len(curve.y)))
         if curve.low is not None and curve.high is not None:
             data.append(dict(
                 type="scatter", x=np.concatenate([x, x[::-1]]),
@@ -478,7 +475,7 @@ def loss_curve_figure(
     layout = dict(
         height=height, margin=_loss_margin(bool(title)), hovermode="x unified",
         title=dict(text=title, x=0.0, xref="paper") if title else None,
-        xaxis=dict(title=dict(text=x_title), type="log" if log_x else "linear"),
+        xaxis=dict(title=dict(text="step")),
         yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power"), legend=legend,
     )  # fmt: skip
     return PlainFigure(dict(data=data, layout={k: v for k, v in layout.items() if v is not None}))

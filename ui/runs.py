@@ -37,6 +37,11 @@ class RunResult(NamedTuple):
     diverged_at: tuple[int | None, ...]  # per seed
 
 
+def f32(array) -> np.ndarray:
+    """What the pages send to the browser: float32 (half the bytes of float64)."""
+    return np.asarray(array, dtype=np.float32)
+
+
 @functools.lru_cache(maxsize=256)
 def build_landscape(name: str, parameters: Items, gradient_noise: float = 0.0) -> Landscape:
     """One shared, never modified object per setting: building one costs a few JAX dispatches."""
@@ -61,13 +66,9 @@ def compute_run(
     x0 = np.asarray(start, np.float32)
     if seeds > 1:
         run = run_trajectories(landscape, method, x0, seed + np.arange(seeds), steps)
-        diverged = tuple(run.diverged_at)
     else:
-        run = run_trajectory(landscape, method, x0, steps, seed)
-        run = jax.tree.map(lambda a: a[None], run)
-        diverged = (None if run.diverged_step[0] < 0 else int(run.diverged_step[0]),)
-    f32 = functools.partial(np.asarray, dtype=np.float32)
-    return RunResult(f32(run.params[..., :2]), f32(run.loss), f32(run.grads[..., :2]), diverged)
+        run = jax.tree.map(lambda a: a[None], run_trajectory(landscape, method, x0, steps, seed))
+    return RunResult(f32(run.params[..., :2]), f32(run.loss), f32(run.grads[..., :2]), tuple(run.diverged_at))
 
 
 class Grid(NamedTuple):

@@ -40,6 +40,7 @@ from scaleup.presets import PAGE_DEFAULTS, PRESETS
 from scaleup.training import BLOW_UP, DENSE_CURVATURE
 from ui import controls
 from ui.chart import chart
+from ui.runs import f32
 
 DEPTH = Parameter(PAGE_DEFAULTS["depth"], 1, 4, integer=True, label="Hidden layers")
 WIDTH = Parameter(PAGE_DEFAULTS["width"], 4, 1024, log=True, integer=True, label="Width (units per hidden layer)")
@@ -255,7 +256,7 @@ def _add_run_traces(fig: go.Figure, name: str, run: Run, colour: str, classifica
     steps, seconds = np.arange(1, len(losses) + 1), run.time_axis[: len(losses)]
     for col, x_step, x_evaluation in ((1, steps, evaluations.step), (2, seconds, evaluations.seconds)):
         fig.add_trace(go.Scatter(
-            x=x_step[::stride], y=controls.float32(losses[::stride]), mode="lines", line=dict(color=colour, width=1),
+            x=x_step[::stride], y=f32(losses[::stride]), mode="lines", line=dict(color=colour, width=1),
             opacity=0.3, legendgroup=name, showlegend=False, hoverinfo="skip",
         ), row=1, col=col)  # fmt: skip
         fig.add_trace(go.Scatter(
@@ -309,11 +310,20 @@ def table(runs: dict[str, Run]) -> pd.DataFrame:
     return pd.DataFrame([_table_row(run, gpu) for run in runs.values()])
 
 
-def show(runs: dict[str, Run], boxes: Boxes, classification: bool):
-    if runs:
+def results_figure(results: dict, classification: bool) -> go.Figure:
+    """The figure of ``results``, built again only when a run has advanced since it was last built
+    (a rerun after training, from any widget, then costs nothing)."""
+    progress = tuple(run.steps_done for run in results["runs"].values())
+    if results.get("figure_at") != progress:
+        results["figure"], results["figure_at"] = figure(results["runs"], classification), progress
+    return results["figure"]
+
+
+def show(results: dict, boxes: Boxes, classification: bool):
+    if results["runs"]:
         with boxes.chart:
-            chart(figure(runs, classification), key=f"training_chart_{next(boxes.drawings)}")
-        boxes.table.dataframe(table(runs), hide_index=True, width="stretch")
+            chart(results_figure(results, classification), key=f"training_chart_{next(boxes.drawings)}")
+        boxes.table.dataframe(table(results["runs"]), hide_index=True, width="stretch")
 
 
 # --- training ------------------------------------------------------------------------
@@ -368,7 +378,7 @@ def train_all(job: Job, results: dict, boxes: Boxes):
             run.advance()
         done = min((round_ + 1) * chunk, steps)
         progress.progress(done / steps, f"step {done} of {steps}")
-        show(results["runs"], boxes, job.classification)
+        show(results, boxes, job.classification)
     results["stopped"] = False
     boxes.progress.empty()
 
@@ -392,7 +402,7 @@ def _show_earlier(job: Job, results: dict | None, boxes: Boxes):
         boxes.progress.info("These results are from earlier settings; press **Train** to run the current ones.")
     elif results["stopped"]:
         boxes.progress.info("Stopped early; the results so far are shown.")
-    show(results["runs"], boxes, job.classification)
+    show(results, boxes, job.classification)
 
 
 def training_view(job: Job):

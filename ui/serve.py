@@ -20,19 +20,15 @@ from ui import shell
 
 
 def warm_explorer():
-    """The Landscape Explorer's default view: its runs and its contour grid (no Streamlit caches touched)."""
-    import numpy as np
-
-    from optimizers import OPTIMIZERS, get_optimizer, run_trajectory
+    """The Landscape Explorer's default view: its runs and its contour grid, outside Streamlit's data caches."""
+    from optimizers import OPTIMIZERS
     from ui import explorer, runs
 
-    landscape = runs.build_landscape("quadratic", ())
-    start = np.asarray(explorer.default_start("quadratic"), np.float32)
+    start = tuple(explorer.default_start("quadratic"))
     for name in explorer.DEFAULT_RUNS:
-        defaults = {k: spec.default for k, spec in OPTIMIZERS[name].hyperparameters.items()}
-        run_trajectory(landscape, get_optimizer(name, **defaults), start, explorer.STEPS.default, 0)
-    (x0, x1), (y0, y1) = landscape.bounds
-    runs._loss_on_grid(landscape, np.linspace(x0, x1, 121, dtype=np.float32), np.linspace(y0, y1, 121, dtype=np.float32))
+        defaults = runs.items({k: spec.default for k, spec in OPTIMIZERS[name].hyperparameters.items()})
+        runs.compute_run.__wrapped__("quadratic", (), 0.0, name, defaults, start, explorer.STEPS.default, 0)
+    runs.contour_grid.__wrapped__("quadratic", ())
 
 
 def warm_eigenspace():

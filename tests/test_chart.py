@@ -1,4 +1,5 @@
-"""The in-place chart's wire format (``ui.chart.encode``) against plotly's own JSON encoder."""
+"""The in-place chart's wire format (``ui.chart.encode``) against plotly's own JSON encoder,
+and the contour picture's resampling against scipy."""
 
 from __future__ import annotations
 
@@ -49,3 +50,14 @@ def test_short_arrays_go_as_lists_and_numpy_scalars_as_numbers():
 def test_a_nan_outside_an_array_becomes_null_as_in_plotly():
     ours = same_as_plotly({"y": [1.0, float("nan"), 3.0], "z": np.array([np.nan, 1.0])})
     assert ours["y"] == [1.0, None, 3.0] and ours["z"] == [None, 1.0]
+
+
+def test_the_contour_picture_is_upsampled_as_scipy_does_it():
+    import scipy.ndimage
+
+    from ui.plots import upsample_bilinear
+
+    z = np.random.default_rng(0).normal(size=(7, 11))
+    fine = upsample_bilinear(z, 4)
+    reference = scipy.ndimage.zoom(z, (25 / 7, 41 / 11), order=1, grid_mode=False)  # bilinear, corners kept
+    np.testing.assert_allclose(fine, reference, atol=1e-12)

@@ -24,7 +24,6 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import PIL.Image
 import plotly.graph_objects as go
-import scipy.ndimage
 import streamlit as st
 
 from landscapes import Landscape
@@ -283,8 +282,7 @@ def _png_data_uri(rgb: np.ndarray) -> str:
 def _contour_image(z_bytes: bytes, shape: tuple[int, int]) -> str:
     """Filled contour bands with a darker line where the band changes, UPSAMPLE× finer than the grid."""
     z = np.frombuffer(z_bytes, np.float32).reshape(shape).astype(np.float64)
-    fine = (UPSAMPLE * (shape[0] - 1) + 1, UPSAMPLE * (shape[1] - 1) + 1)
-    z = scipy.ndimage.zoom(z, (fine[0] / shape[0], fine[1] / shape[1]), order=1, grid_mode=False)  # bilinear
+    z = upsample_bilinear(z, UPSAMPLE)
     low, high = float(z.min()), float(z.max())
     band = np.clip(((z - low) / max(high - low, 1e-30) * CONTOUR_BANDS).astype(int), 0, CONTOUR_BANDS - 1)
     rgb = _band_colors(CONTOUR_BANDS)[band]
@@ -293,6 +291,17 @@ def _contour_image(z_bytes: bytes, shape: tuple[int, int]) -> str:
     edge[1:, :] |= band[1:, :] != band[:-1, :]
     rgb[edge] = (1 - LINE_WEIGHT) * rgb[edge] + LINE_WEIGHT * np.array(CONTOUR_LINE)
     return _png_data_uri(np.round(rgb[::-1]).astype(np.uint8))  # PNG rows run top to bottom, y up
+
+
+def upsample_bilinear(z: np.ndarray, factor: int) -> np.ndarray:
+    """``z`` on a grid ``factor``× finer, corners kept, each new point interpolated linearly along x and y."""
+    for axis in (0, 1):
+        position = np.arange((z.shape[axis] - 1) * factor + 1) / factor
+        below = np.minimum(position.astype(int), z.shape[axis] - 2)
+        weight = np.expand_dims(position - below, 1 - axis)
+        low, high = np.take(z, below, axis=axis), np.take(z, below + 1, axis=axis)
+        z = low + (high - low) * weight
+    return z
 
 
 def _contour_layer(grid: Grid, z: np.ndarray, landscape: Landscape) -> tuple[dict, dict]:

@@ -8,6 +8,10 @@ K-FAC chooses them.
     ρ = (L(θ + αd) − L(θ)) / (½ α² κ + α gᵀd) (same minibatch; λ inside the model)
     λ ← ½ λ if ρ > ¾,   λ ← 2 λ if ρ < ¼
 
+A zero direction (κ = 0: at a critical point, or once the gradient underflows)
+takes a zero step, α = 0, and a step whose predicted reduction is 0 leaves λ
+as it is, instead of the 0/0 that would stop the run.
+
 Clarke & Hernández-Lobato, "Studying K-FAC Heuristics by Viewing Adam through
 a Second-Order Lens", ICML 2024. No learning rate to tune: the curvature sets
 the step, damping keeps it honest. Untuned defaults λ₀ = 10⁻³, α_max = 0.1.
@@ -44,10 +48,17 @@ def adamqlr(b1=0.9, b2=0.999, eps=1e-8, damping=1e-3, max_learning_rate=0.1):
         lam = state.damping
         g_d = tree_dot(grads, d)
         kappa = tree_dot(d, ggn_vp(d)) + lam * tree_dot(d, d)
-        alpha = jnp.clip(-g_d / kappa, -max_learning_rate, max_learning_rate)
+        # κ = 0 only for a zero direction (G is PSD, λ > 0), e.g. at a critical point or once g
+        # underflows: the model is flat along d and the step is zero, not 0/0
+        curved = kappa > 0
+        alpha = jnp.clip(jnp.where(curved, -g_d / jnp.where(curved, kappa, 1.0), 0.0), -max_learning_rate, max_learning_rate)
         step = jax.tree.map(lambda d: alpha * d, d)
-        rho = (value_fn(optax.apply_updates(params, step)) - value) / (0.5 * alpha**2 * kappa + alpha * g_d)
+        predicted = 0.5 * alpha**2 * kappa + alpha * g_d
+        # a step that predicts no change says nothing about the model: λ stays as it is
+        informative = predicted != 0
+        rho = (value_fn(optax.apply_updates(params, step)) - value) / jnp.where(informative, predicted, 1.0)
         lam = jnp.where(rho > 0.75, lam * DAMPING_DECREASE, jnp.where(rho < 0.25, lam * DAMPING_INCREASE, lam))
+        lam = jnp.where(informative, lam, state.damping)
         return step, AdamQLRState(adam_state, jnp.clip(lam, *DAMPING_RANGE), alpha)
 
     return optax.GradientTransformationExtraArgs(init, update)

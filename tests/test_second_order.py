@@ -201,3 +201,25 @@ def test_mlbfgs_is_stable_on_the_noisy_quadratic_where_lbfgs_is_not():
     assert lbfgs_diverged >= 0.1 * len(seeds) and lbfgs_spiked >= 0.2
     assert m_diverged == 0 and m_spiked == 0.0
     assert m_final < 0.5 * newton_final
+
+
+@pytest.mark.parametrize("landscape_name, start", [("saddle", [0.0, 0.0]), ("rosenbrock", [1.0, 1.0])])
+def test_adamqlr_takes_a_zero_step_at_a_critical_point(landscape_name, start):
+    """g = 0 exactly there (saddle: ∇ = (2x, y(y² − 1)); Rosenbrock: both terms vanish at (1, 1)),
+    so Adam's direction is 0, κ = 0 and the step must be 0, not 0/0 = NaN; λ stays λ₀."""
+    ls = get_landscape(landscape_name)
+    traj = run_trajectory(ls, get_optimizer("adamqlr"), x0=start, steps=20, observe=lambda state, theta: state.damping)
+    assert traj.diverged_at is None
+    assert np.all(traj.updates == 0.0) and np.all(traj.params == np.asarray(start, np.float32))
+    np.testing.assert_allclose(traj.observed, 1e-3)
+
+
+def test_adamqlr_settles_in_a_minimum_of_the_saddle_landscape_and_stays_there():
+    """With the defaults the gradient underflows near (0, ±1) after a few hundred steps: the run must not stop there."""
+    ls = get_landscape("saddle")
+    traj = run_trajectory(ls, get_optimizer("adamqlr"), steps=600)
+    assert traj.diverged_at is None
+    assert np.all(np.isfinite(traj.updates))
+    np.testing.assert_allclose(np.abs(traj.params[-1]), [0.0, 1.0], atol=1e-6)
+    assert traj.loss[-1] < 1e-12
+    assert np.abs(traj.updates[-50:]).max() < 1e-6

@@ -7,13 +7,14 @@ three widths. Every optimizer runs the same jitted ``lax.scan`` chunk
 (``scaleup.training``); the chunks are taken in turns, ``--repeats`` times, in
 alternating order, so that a busy shared machine slows them alike; the figure
 is the median chunk time divided by its steps. Compile time is excluded
-(measured on its own). Memory is the compiled chunk's own estimate
+(measured on its own), and so is the warm-up chunk every ``Run`` executes
+after compiling and discards (the same as on the page). Memory is the compiled chunk's own estimate
 (temporaries + arguments + outputs).
 
 Part 2, mL-BFGS / Adam per step against the batch size, at the widest width:
 the quasi-Newton work per step does not grow with the batch, the gradient's does.
 
-Part 3, time to a target: steps and seconds (compile excluded) until the full
+Part 3, time to a target: steps and seconds (compile and warm-up excluded) until the full
 training loss falls below ``--target``, checked after every chunk of 25 steps.
 
 Targets: our Adam within 5 % of optax's per step; mL-BFGS per step within
@@ -93,7 +94,7 @@ def contenders():
 
 
 def timed_runs(model, dataset, factories, batch, chunk, repeats):
-    """Every contender's Run after a warm-up chunk and ``repeats`` timed chunks, taken in turns
+    """Every contender's Run (warmed up by ``Run`` itself) after ``repeats`` timed chunks, taken in turns
     (in alternating order, so that none always follows the same neighbour)."""
     runs = {}
     for label, factory in factories:
@@ -103,8 +104,6 @@ def timed_runs(model, dataset, factories, batch, chunk, repeats):
         except ValueError:  # a dense-Hessian method on a net too big for it
             runs[label] = None
             continue
-        run.advance()  # warm-up chunk, not counted
-        run.chunk_seconds.clear()
         runs[label] = run
     active = [run for run in runs.values() if run is not None]
     for repeat in range(repeats):

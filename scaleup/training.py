@@ -15,7 +15,13 @@ or squared error).
 
 The chunk is compiled ahead of time (``jit(...).lower(...).compile()``), so
 its compile time is measured on its own and never mixed into the per-step
-time. Memory: the compiled program's own estimate on every backend
+time. Then each ``Run`` executes its chunk once from the initial state and
+discards the result (the warm-up, timed apart as well): a compiled program's
+first execution pays one-off costs — the process's first one most, several
+times a normal chunk on the CPU — that belong to neither the optimizer nor its
+step. The training seconds are the sum of the chunks after it, and the
+per-step time is the median over those chunks of a chunk's seconds divided by
+its steps. Memory: the compiled program's own estimate on every backend
 (``memory_analysis()``: temporaries + arguments + outputs), and on a GPU also
 the device's measured peak (``memory_stats()["peak_bytes_in_use"]``, a
 whole-process high-water mark).
@@ -295,8 +301,10 @@ class Run:
 
     ``losses``: the minibatch loss each step saw (before its update);
     ``evaluations``: full-data figures at step 0 and after every chunk;
-    ``chunk_seconds``: wall-clock of each chunk, compile excluded;
+    ``chunk_seconds``: wall-clock of each chunk, compile and warm-up excluded;
     ``compile_seconds``, ``compile_cached``: the chunk's compile time (from an earlier run when cached);
+    ``warmup_seconds``: the chunk's first execution, from the initial state, its result discarded (the
+    training is the same as without it), kept out of the training seconds;
     ``memory``: the compiled chunk's estimate; ``device_peak_bytes``: the GPU's measured peak (None on the CPU);
     ``diverged_at``: the first step whose loss was not finite or had blown up to ``BLOW_UP`` times
     the starting loss (the run stops there), or None.
@@ -318,11 +326,18 @@ class Run:
         self.state = init_state(self.model, self.optimizer, self.dataset.n_train, self.seed)
         chunk = compile_chunk(self.model, self.optimizer, self.state, self.dataset.arrays, self.batch_size, self.chunk_steps)
         self._run, self.compile_seconds, self.memory, self.compile_cached = chunk
+        self.warmup_seconds = self._warm_up()
         self.losses: list[np.ndarray] = []
         self.chunk_seconds: list[float] = []
         self.evaluations: list[dict] = [dict(step=0, seconds=0.0, **evaluate(self.model, self.state.params, self.dataset))]
         self.diverged_at: int | None = None
         self.device_peak_bytes: int | None = None
+
+    def _warm_up(self) -> float:
+        """Execute the compiled chunk once from the initial state, discard its result; its wall-clock."""
+        start = time.perf_counter()
+        jax.block_until_ready(self._run(_canonical(self.optimizer), self.state, self.dataset.arrays))
+        return time.perf_counter() - start
 
     @property
     def steps_done(self) -> int:
@@ -330,6 +345,7 @@ class Run:
 
     @property
     def seconds(self) -> float:
+        """Total training wall-clock: the sum of the chunks (compile and warm-up excluded)."""
         return float(sum(self.chunk_seconds))
 
     @property
@@ -343,7 +359,7 @@ class Run:
 
     @property
     def time_axis(self) -> np.ndarray:
-        """Seconds of training (compile excluded) at the end of each step, spread evenly within a chunk."""
+        """Seconds of training (compile and warm-up excluded) at the end of each step, spread evenly within a chunk."""
         ends = np.cumsum(self.chunk_seconds)
         starts = ends - np.asarray(self.chunk_seconds)
         fraction = np.arange(1, self.chunk_steps + 1) / self.chunk_steps

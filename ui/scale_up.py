@@ -273,7 +273,7 @@ def figure(runs: dict[str, Run], classification: bool) -> go.Figure:
     """Training loss (top) and held-out figure (bottom), against steps (left) and seconds (right)."""
     fig = make_subplots(
         rows=2, cols=2, shared_yaxes=True, horizontal_spacing=0.04, vertical_spacing=0.12,
-        subplot_titles=("training loss against step", "training loss against seconds (compile excluded)",
+        subplot_titles=("training loss against step", "training loss against seconds (compile and warm-up excluded)",
                         "held-out accuracy" if classification else "held-out loss", ""),
     )  # fmt: skip
     for i, (name, run) in enumerate(runs.items()):
@@ -296,6 +296,7 @@ def _table_row(run: Run, gpu: bool) -> dict:
         "ms / step": run.per_step_seconds * 1e3,
         "steps": run.steps_done,
         "training s": run.seconds,
+        "warm-up s": run.warmup_seconds,
         "training loss": last["train_loss"],
         "held-out accuracy" if accuracy else "held-out loss": last["test_accuracy" if accuracy else "test_loss"],
         "memory MiB (estimate)": run.memory.estimate_bytes / 2**20 if run.memory else None,
@@ -323,7 +324,19 @@ def show(results: dict, boxes: Boxes, classification: bool):
     if results["runs"]:
         with boxes.chart:
             chart(results_figure(results, classification), key=f"training_chart_{next(boxes.drawings)}")
-        boxes.table.dataframe(table(results["runs"]), hide_index=True, width="stretch")
+        number = st.column_config.NumberColumn
+        timing = {  # the timing columns' headings on the page say which statistic each one is
+            "ms / step": number("median ms / step", format="%.3f", help=(
+                "The median over the chunks of a chunk's wall-clock divided by its steps (compile and warm-up "
+                "excluded).")),
+            "training s": number("total training s (excl. compile, warm-up)", format="%.3f", help=(
+                "The sum of the chunks' wall-clock: the last point of the plots against seconds. About median "
+                "ms / step × steps when the machine ran evenly.")),
+            "warm-up s": number("warm-up s", format="%.3f", help=(
+                "One chunk run after compiling and timed apart, its result discarded: a program's first "
+                "execution pays one-off costs.")),
+        }  # fmt: skip
+        boxes.table.dataframe(table(results["runs"]), hide_index=True, width="stretch", column_config=timing)
 
 
 # --- training ------------------------------------------------------------------------
@@ -354,7 +367,9 @@ def method_caption(steps: int) -> str:
     rounded = f" ({steps} steps rounded up to whole chunks)" if steps % chunk else ""
     return (
         f"Each optimizer runs in compiled chunks of {chunk} steps (`lax.scan`){rounded}, taking turns, so a busy "
-        "machine slows them alike. Compile time is measured apart from training time. Faint lines: the minibatch "
+        "machine slows them alike. Compile time is measured apart from training time, and so is one warm-up chunk "
+        "run after compiling and discarded (a program's first execution pays one-off costs). Training seconds: the "
+        "sum of the chunks; ms / step: the median chunk divided by its steps. Faint lines: the minibatch "
         "loss each step saw; markers: the full training loss after each chunk. Memory: the compiled chunk's own "
         "estimate from XLA (temporaries + arguments + outputs), the same measure on every device"
         + ("; device peak: the GPU's measured high-water mark for the whole process so far." if on_gpu() else
@@ -371,7 +386,7 @@ def train_all(job: Job, results: dict, boxes: Boxes):
     chunk = chunk_steps(steps)
     progress = boxes.progress.progress(0.0, "compiling…")
     for name, optimizer in job.chosen.items():
-        progress.progress(0.0, f"compiling {title(name)}…")
+        progress.progress(0.0, f"compiling and warming up {title(name)}…")
         results["runs"][name] = Run(job.model, job.data, optimizer, job.settings.batch, chunk, job.settings.seed)
     for round_ in range(-(-steps // chunk)):
         for run in results["runs"].values():

@@ -25,6 +25,7 @@ from optimizers.curvature import (
 from optimizers.damped_ggn import damped_ggn
 from optimizers.gd import gd
 from optimizers.lbfgs import lbfgs
+from optimizers.line_search import LINE_SEARCHES
 from optimizers.mlbfgs import mlbfgs
 from optimizers.momentum import momentum
 from optimizers.nesterov import nesterov
@@ -35,6 +36,7 @@ from optimizers.registry import OPTIMIZERS, Optimizer, OptimizerInfo, get_optimi
 from optimizers.engine import Trajectory, run_trajectories, run_trajectory, scan_length
 
 __all__ = [
+    "LINE_SEARCHES",
     "OPTIMIZERS",
     "Optimizer",
     "OptimizerInfo",

@@ -3,20 +3,36 @@
     sₖ = θₖ − θₖ₋₁,   yₖ = gₖ − gₖ₋₁,   ρₖ = 1 / sₖᵀyₖ
     d = Hₖ gₖ by the two-loop recursion over the newest m pairs, from
         H⁰ = γ I,  γ = sᵀy / yᵀy of the newest pair
-    θ ← θ − α d
+    θ ← θ − α d                    (line_search = 0, "none": the default)
+    θ ← θ − η d,  η along φ(η) = L(θ − η d):
+        η = α·½ʲ, the first with φ(η) ≤ φ(0) − c₁ η gᵀd    (1, "backtracking", Armijo)
+        η = argmin φ                                        (2, "exact")
 
 Nocedal, "Updating quasi-Newton matrices with limited storage", Math. Comp.
-1980; Liu & Nocedal, Math. Programming 1989. H is the BFGS inverse-Hessian
-approximation: on a quadratic it satisfies H yᵢ = sᵢ for the stored pairs, and
-so approaches A⁻¹ as the pairs span the space. The first step has no pairs and
-takes d = g · min(1, 1/‖g‖), as ``optax.scale_by_lbfgs`` does.
+1980; Liu & Nocedal, Math. Programming 1989. The first step has no pairs and
+takes d = g · min(1, 1/‖g‖), as ``optax.scale_by_lbfgs`` does. With a line
+search α is its first trial step (``optimizers.line_search``): backtracking
+never goes beyond it, the exact search does when φ still falls there.
+
+H is the BFGS inverse-Hessian approximation. Each BFGS update makes the newest
+secant equation hold, H yₖ = sₖ (on a quadratic y = A s: H is right along the
+last step); it keeps an older one, H yᵢ = sᵢ, when the new step is A-conjugate
+to sᵢ (sₖᵀA sᵢ = 0), and in general only then. Exact line searches on a
+quadratic give exactly that: then L-BFGS with m ≥ n is the conjugate gradient
+method, H yᵢ = sᵢ holds for every stored pair (the hereditary property), and
+after n steps H = A⁻¹ and θ is the minimum (Nocedal & Wright, "Numerical
+Optimization", Thm 6.4 and §7.2). With a fixed step, the default here, only
+the newest secant equation holds: on a 6-D quadratic (λ from 0.01 to 1), after
+7 steps, ‖H yᵢ − sᵢ‖/‖sᵢ‖ is 1.44, 1.07, 0.63, 0.53, 0.21, 0 from the oldest
+pair to the newest and ‖H − A⁻¹‖/‖A⁻¹‖ = 0.79. Fast convergence does not need
+H = A⁻¹: on a 20-D quadratic (λ from 0.01 to 1) the fixed-step method lowers
+the loss 5·10¹⁷-fold in 80 steps while ‖H − A⁻¹‖/‖A⁻¹‖ is still 0.55.
 
 A pair with sᵀy ≤ 0 (negative curvature, or noise) is skipped. That is the
 only safeguard: on a noisy objective consecutive gradients come from different
 minibatches, y is dominated by noise, and plain L-BFGS becomes erratic; see
-``mlbfgs`` for the momentum-based fix. The step length is the fixed α (no
-line search), so that the contrast with mL-BFGS is about the curvature pairs
-alone.
+``mlbfgs`` for the momentum-based fix. By default the step length is the
+fixed α, so that the contrast with mL-BFGS is about the curvature pairs alone.
 """
 
 from __future__ import annotations
@@ -27,6 +43,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
+
+from optimizers.line_search import line_search_code, with_line_search
 
 CURVATURE_TOLERANCE = 1e-10  # skip pairs with sᵀy ≤ tol · ‖s‖‖y‖
 
@@ -117,5 +135,10 @@ def scale_by_lbfgs(memory_size: int = 10, memory_capacity: int = 50):
     return optax.GradientTransformationExtraArgs(init, update)
 
 
-def lbfgs(learning_rate: float = 1.0, memory_size: int = 10, memory_capacity: int = 50):
+def lbfgs(learning_rate: float = 1.0, memory_size: int = 10, memory_capacity: int = 50, line_search: int = 0):
+    """``line_search``: 0 none (step α), 1 backtracking from α, 2 exact (α the first trial); see ``line_search``.
+
+    Either way the state's first field is ``scale_by_lbfgs``'s state (the pairs)."""
+    if line_search_code(line_search) != 0:
+        return with_line_search(scale_by_lbfgs(memory_size, memory_capacity), line_search, learning_rate)
     return optax.chain(scale_by_lbfgs(memory_size, memory_capacity), optax.scale_by_learning_rate(learning_rate))

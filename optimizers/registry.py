@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 
+from optimizers.line_search import LINE_SEARCHES
 from parameters import Parameter, choose, validate
 
 
@@ -53,9 +54,11 @@ SWITCH = lambda default: Parameter(default, 0, 1, integer=True)  # noqa: E731
 MEMORY_SIZE = Parameter(10, 1, 50, integer=True, label="history length m")
 MEMORY_CAPACITY = Parameter(50, 1, 1000, integer=True)
 DAMPING = lambda default: Parameter(default, 0.0, 1e4, label="damping λ")  # noqa: E731
+# 0, 1, 2: LINE_SEARCHES[code] ("none", "backtracking", "exact"); with one, α is the first step tried
+LINE_SEARCH = Parameter(0, 0, len(LINE_SEARCHES) - 1, integer=True, label="line search")
 
 OPTIMIZERS: dict[str, OptimizerInfo] = {
-    "gd": OptimizerInfo("gd", "Gradient descent", {"learning_rate": learning_rate(0.1)}, {}),
+    "gd": OptimizerInfo("gd", "Gradient descent", {"learning_rate": learning_rate(0.1)}, {"line_search": LINE_SEARCH}),
     "momentum": OptimizerInfo(
         "momentum", "Heavy-ball momentum", {"learning_rate": learning_rate(0.1), "momentum": MOMENTUM}, {}
     ),
@@ -121,7 +124,7 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {
         "lbfgs",
         "L-BFGS",
         {"learning_rate": learning_rate(1.0), "memory_size": MEMORY_SIZE},
-        {"memory_capacity": MEMORY_CAPACITY},
+        {"memory_capacity": MEMORY_CAPACITY, "line_search": LINE_SEARCH},
         order="second",
     ),
     "mlbfgs": OptimizerInfo(

@@ -88,6 +88,9 @@ def test_steps_cut_to_the_requested_length():
         ("newton", dict(learning_rate=1.0, damping=0.0), dict(learning_rate=0.5, damping=3.0)),
         ("damped_ggn", dict(damping=1e-3), dict(damping=10.0, learning_rate=0.3)),
         ("mlbfgs", dict(memory_size=10, pair_interval=1), dict(memory_size=3, pair_interval=4, param_decay=0.9)),
+        # with a line search α is the first trial step: traced like any other hyperparameter
+        ("gd", dict(learning_rate=0.5, line_search=1), dict(learning_rate=2.0, line_search=1)),
+        ("lbfgs", dict(learning_rate=1.0, memory_size=10, line_search=2), dict(learning_rate=0.3, memory_size=2, line_search=2)),
     ],
 )
 def test_new_hyperparameters_starts_seeds_and_landscape_values_do_not_recompile(name, first, second):

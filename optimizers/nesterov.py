@@ -1,12 +1,22 @@
-"""Nesterov's accelerated gradient, in the "look-ahead momentum" form.
+"""Nesterov's accelerated gradient, in the form optax and PyTorch store it.
 
     z ← β z + g
     θ ← θ − α (g + β z)
 
-Nesterov, "A method of solving a convex programming problem with convergence
-rate O(1/k²)", Soviet Math. Doklady 1983; this form is Sutskever, Martens,
-Dahl & Hinton, "On the importance of initialization and momentum in deep
-learning", ICML 2013. The step uses the velocity it is about to have, which
+with g the gradient at the stored θ. Nesterov, "A method of solving a convex
+programming problem with convergence rate O(1/k²)", Soviet Math. Doklady 1983.
+Sutskever, Martens, Dahl & Hinton ("On the importance of initialization and
+momentum in deep learning", ICML 2013) wrote it as momentum with a look-ahead
+gradient,
+
+    v ← β v − α ∇L(ϑ + β v),   ϑ ← ϑ + v,
+
+and the lines above are the reparametrisation of Bengio, Boulanger-Lewandowski
+& Pascanu ("Advances in optimizing recurrent networks", ICASSP 2013): they
+store the look-ahead point θ = ϑ + β v instead of ϑ, and with v = −α z (α
+fixed) Sutskever's two lines become the two above. So the gradient is taken
+where the parameters are, and the iterates are Sutskever's look-ahead points
+(the same start, since v = 0 there). Using the velocity it is about to have
 damps the overshoot of heavy-ball momentum. Same convention as
 ``optax.sgd(α, momentum=β, nesterov=True)``.
 """

@@ -127,3 +127,19 @@ def test_d2l_example_crawls_diverges_and_momentum_rescues():
     assert crawl.diverged_at is None and abs(float(crawl.params[-1, 0])) > 0.3  # still far along x₁
     assert blow.diverged_at is not None
     assert rescued.diverged_at is None and float(rescued.loss[-1]) < 1e-6
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_nesterov_iterates_are_sutskevers_look_ahead_points(seed):
+    """Bengio et al. (2013): the stored θ is ϑ + βv, with Sutskever et al.'s (2013)
+    v ← βv − α∇L(ϑ + βv), ϑ ← ϑ + v, here run in float64 on the quadratic's exact gradient."""
+    ls, _ = random_quadratic(seed)
+    alpha, beta, steps = 0.5, 0.8, 60
+    traj = run_trajectory(ls, get_optimizer("nesterov", learning_rate=alpha, momentum=beta), steps=steps)
+    a, minimum = np.asarray(ls.hessian, np.float64), np.asarray(ls.minimum, np.float64)
+    point, velocity, look_ahead = np.asarray(ls.default_start, np.float64), np.zeros(2), []
+    for _ in range(steps + 1):
+        look_ahead.append(point + beta * velocity)
+        velocity = beta * velocity - alpha * a @ (point + beta * velocity - minimum)
+        point = point + velocity
+    np.testing.assert_allclose(traj.params, np.array(look_ahead), atol=2e-5)

@@ -4,18 +4,18 @@ Plain L-BFGS builds its curvature pairs from consecutive minibatch gradients,
 whose difference is mostly noise. mL-BFGS builds them from moving averages:
 
     every step    Mθ ← β_p Mθ + (1 − β_p) θ,    Mg ← β_g Mg + (1 − β_g) g
-                  (started at θ₀ and g₀)
-    every T steps s = Mθ − Mθ′,   y = Mg − Mg′    (′: T steps ago; the first
-                  boundary only takes the snapshot)
+                  (started at θ₀ and g₀ on step 1)
+    every T steps s = Mθ − Mθ′,   y = Mg − Mg′    (′: T steps ago), on the
+                  steps n = T, 2T, 3T, … (counted from 1, n ≥ 2); the first of
+                  them only takes the snapshot, so the first pair comes on step
+                  2T (step 3 when T = 1), as in the authors' code
     pair damping  μ = sᵀy / sᵀs
                   φ = (1 − σ_L)/(1 − μ) if μ < σ_L,  (σ_H − 1)/(μ − 1) if μ > σ_H,  else 1
                   φ ← min(φ, 1 − damping),   ŷ = φ y + (1 − φ) s
                   (so sᵀŷ/sᵀs lies in [σ_L, σ_H]); keep the newest m pairs (s, ŷ)
     direction     d = H g by the L-BFGS two-loop recursion, H⁰ = sᵀŷ/ŷᵀŷ · I
-                  (until the first pair exists d = g · min(1, 1/‖g‖), L-BFGS's
-                  first step: SGD with momentum, kept short because α is sized
-                  for the quasi-Newton direction)
     step clip     d ← d · min(1, √(κ_clip / gᵀd))      (the authors' "KL clip")
+    warm-up       until the first pair exists, d = g · min(1, 1/‖g‖), unclipped
     heavy ball    b ← μ_b b + d,   θ ← θ − α b
 
 Niu, Fabian, Lee, Soltanolkotabi & Avestimehr, "mL-BFGS: A Momentum-based
@@ -32,7 +32,12 @@ better there.
 The authors' code (github yuehniu/mL-BFGS) bounds the step after the two-loop
 recursion: ``opt/slim.py`` by the clip above (κ_clip 1 in their scripts),
 ``opt/slimblock.py`` by normalising d to unit length. Without such a bound a
-pair dominated by noise can make H, and the step, explode.
+pair dominated by noise can make H, and the step, explode. Like theirs, the
+clip acts on the quasi-Newton direction only. Their warm-up, before the first
+pair, is plain SGD with momentum, d = g with the same α; ours shortens g to at
+most unit length, as L-BFGS's first step does, because one α serves both
+phases and is sized for the quasi-Newton direction: at Rosenbrock's start
+(‖g‖ ≈ 230) the plain gradient step at α = 1 would leave the view at once.
 
 ``block_diagonal=True`` keeps one history per parameter array (per layer):
 the block-diagonal variant of the authors' code, which keeps the cost linear
@@ -113,18 +118,26 @@ def mlbfgs(
         param_ema = jnp.where(first, theta, param_decay * block.param_ema + (1 - param_decay) * theta)
         grad_ema = jnp.where(first, g, grad_decay * block.grad_ema + (1 - grad_decay) * g)
 
-        def new_pair():  # only every T steps: skipped work on the steps between
+        # the authors' schedule, steps n = k + 1 counted from 1: step 1 only starts the averages, the
+        # boundaries are the later multiples of T, the first of them (n = max(T, 2)) only snapshots
+        n = k + 1
+        boundary = (n % pair_interval == 0) & (n >= 2)
+        has_anchor = n > jnp.maximum(pair_interval, 2)
+
+        def new_pair():  # only at a boundary: skipped work on the steps between
             s, y = param_ema - block.param_anchor, grad_ema - block.grad_anchor
             y_hat = damped_pair(s, y, damping, sigma_low, sigma_high)
-            return remember(block.memory, s, y_hat, ~first & is_curvature_pair(s, y_hat)), param_ema, grad_ema
+            return remember(block.memory, s, y_hat, has_anchor & is_curvature_pair(s, y_hat)), param_ema, grad_ema
 
         memory, param_anchor, grad_anchor = jax.lax.cond(
-            k % pair_interval == 0, new_pair, lambda: (block.memory, block.param_anchor, block.grad_anchor)
+            boundary, new_pair, lambda: (block.memory, block.param_anchor, block.grad_anchor)
         )
 
-        first_direction = g * jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
-        d = jnp.where(memory.count > 0, inverse_hessian_product(memory, g, memory_size), first_direction)
-        d = d * jnp.minimum(1.0, jnp.sqrt(kl_clip / jnp.maximum(jnp.vdot(g, d), 1e-30)))  # gᵀHg ≤ κ_clip
+        quasi_newton = memory.count > 0
+        warm_up = g * jnp.minimum(1.0, 1.0 / jnp.linalg.norm(g))
+        d = jnp.where(quasi_newton, inverse_hessian_product(memory, g, memory_size), warm_up)
+        clip = jnp.minimum(1.0, jnp.sqrt(kl_clip / jnp.maximum(jnp.vdot(g, d), 1e-30)))  # gᵀHg ≤ κ_clip
+        d = jnp.where(quasi_newton, d * clip, d)  # the authors clip the quasi-Newton direction only
         velocity = momentum * block.velocity + d
         return BlockState(param_ema, grad_ema, param_anchor, grad_anchor, memory, velocity)
 

@@ -32,6 +32,13 @@ from landscapes import Landscape
 from optimizers.curvature import gauss_newton_vector_product, hessian_vector_product
 from optimizers.registry import Optimizer
 
+# Each run splits its seed into one key per step of the (power-of-two) scan length. Only with the
+# partitionable Threefry is split(key, n)[i] the same for every n, so that a run of N steps and a
+# longer one with the same seed see the same noise on their first N steps (the steps slider must
+# not redraw the noise). It is JAX's default since 0.5; set here so that neither an older JAX nor
+# a user's config changes it.
+jax.config.update("jax_threefry_partitionable", True)
+
 
 class Trajectory(NamedTuple):
     """One run (or a batch of runs: a leading axis on every field), as NumPy arrays."""

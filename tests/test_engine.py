@@ -76,6 +76,18 @@ def test_seeds_change_noisy_runs_and_are_reproducible():
     assert not np.allclose(a.params, c.params)
 
 
+@pytest.mark.parametrize("landscape_name, settings", [("noisy_quadratic", {}), ("rosenbrock", dict(gradient_noise=1.0))])
+def test_a_longer_run_repeats_a_shorter_ones_noise_on_its_first_steps(landscape_name, settings):
+    """50 steps (scan length 64) and 300 (scan length 512), same seed: the first 50 noisy steps are identical."""
+    assert jax.config.jax_threefry_partitionable
+    ls = get_landscape(landscape_name, **settings)
+    opt = get_optimizer("adam", learning_rate=0.01)
+    short, long = (run_trajectory(ls, opt, steps=steps, seed=3) for steps in (50, 300))
+    np.testing.assert_array_equal(long.params[:51], short.params)
+    np.testing.assert_array_equal(long.grads[:50], short.grads[:50])
+    assert not np.array_equal(short.grads[1:50], np.asarray(jax.vmap(jax.grad(ls.loss))(short.params[1:50])))  # noisy
+
+
 def test_steps_cut_to_the_requested_length():
     traj = run_trajectory(get_landscape("quadratic"), get_optimizer("gd"), steps=37)
     assert traj.params.shape == (38, 2) and traj.grads.shape == (38, 2) and traj.updates.shape == (37, 2)

@@ -12,7 +12,7 @@ shell.use_compile_cache()
 embedded = shell.is_embedded()
 st.set_page_config(
     page_title="Optimization in deep learning",
-    page_icon="⛰️",
+    page_icon=":material/landscape:",
     layout="wide",
     initial_sidebar_state="collapsed" if embedded else "auto",
 )

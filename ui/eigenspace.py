@@ -403,7 +403,8 @@ def _problem_controls(where) -> tuple[str, Items]:
         if low > high or high / low > MAX_CONDITION:
             fixed = min(max(low, high / MAX_CONDITION), high)
             where.warning(
-                f"λ₁ = {low:g} with λₙ = {high:g} gives κ outside [1, 10⁴]: using λ₁ = {fixed:.4g}.", icon="⚠️"
+                f"λ₁ = {low:g} with λₙ = {high:g} gives κ outside [1, 10⁴]: using λ₁ = {fixed:.4g}.",
+                icon=":material/warning:",
             )
             values["lambda_min"] = fixed
     return problem, items(values)
@@ -492,8 +493,10 @@ def problem_summary(settings: Settings) -> str:
     return text
 
 
-def _grid(landscape, xs, ys) -> Grid:
-    return Grid(plots.f32(xs), plots.f32(ys), np.asarray(_loss_on_grid(landscape, xs, ys), np.float32))
+def _grid(landscape, bounds, resolution: int) -> Grid:
+    from ui.runs import loss_grid
+
+    return loss_grid(landscape, bounds, resolution)
 
 
 def _drawn(name: str, params: np.ndarray, grads: np.ndarray, loss: np.ndarray, diverged_at) -> plots.Drawn:
@@ -515,53 +518,64 @@ class EigenView(NamedTuple):
     eigen_view: Quadratic
     start: np.ndarray
     x0: np.ndarray
-    half: float  # the eigenbasis panel shows [−half, half]²
+    original_bounds: tuple  # ((x0, x1), (y0, y1)) of the original-coordinates panel
+    eigen_bounds: tuple  # the same for the eigenbasis panel, a square about 0
     original_grid: Grid
     eigen_grid: Grid
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def eigen_view(problem: str, parameters: Items, resolution: int = 101) -> EigenView:
-    """Computed once per problem (shared, never modified): a slider on a method leaves it as it is."""
+def eigen_view(problem: str, parameters: Items, scale: float = 1.0, resolution: int = 101) -> EigenView:
+    """Computed once per problem and ``scale`` (shared, never modified): a slider on a method leaves it as
+    it is unless its runs leave the view. ``scale`` widens both panels about their centres."""
     quadratic = build_problem(problem, parameters)
     _, q, minimum = eigen_data(quadratic)
     start = start_point(problem, quadratic)
     rotated = dataclasses.replace(quadratic, eigenvectors=jnp.eye(2, dtype=jnp.float32), minimum=jnp.zeros(2, jnp.float32))
     x0 = (start - minimum) @ q
     half = 1.15 * max(float(np.abs(x0).max()), 2.5)
-    (a0, a1), (b0, b1) = quadratic.bounds
-    original_grid = _grid(quadratic, np.linspace(a0, a1, resolution), np.linspace(b0, b1, resolution))
-    eigen_grid = _grid(rotated, np.linspace(-half, half, resolution), np.linspace(-half, half, resolution))
-    return EigenView(rotated, start, x0, half, original_grid, eigen_grid)
+    original_bounds = plots.widened(quadratic.bounds, scale)
+    eigen_bounds = plots.widened(((-half, half), (-half, half)), scale)
+    original_grid = _grid(quadratic, original_bounds, resolution)
+    eigen_grid = _grid(rotated, eigen_bounds, resolution)
+    return EigenView(rotated, start, x0, original_bounds, eigen_bounds, original_grid, eigen_grid)
 
 
 def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
-    """2-D: the runs in the original coordinates and in the eigenbasis, side by side."""
+    """2-D: the runs in the original coordinates and in the eigenbasis, side by side.
+
+    Both panels widen together, in steps, until they hold every path that did not diverge: at its
+    optimal parameters momentum swings out past the default view."""
     quadratic = build_problem(settings.problem, settings.parameters)
     q = eigen_data(quadratic)[1]
     view = eigen_view(settings.problem, settings.parameters)
-    start, x0, half, original_grid, eigen_grid = view.start, view.x0, view.half, view.original_grid, view.eigen_grid
+    kept = [r for r in done.values() if r.diverged_at is None]  # a diverged run is marked where it leaves
+    scale = max(
+        plots.covering_scale(view.original_bounds, [r.params for r in kept]),
+        plots.covering_scale(view.eigen_bounds, [r.components for r in kept]),
+    )
+    if scale > 1:
+        view = eigen_view(settings.problem, settings.parameters, scale)
     originals = [_drawn(n, r.params, r.grads, r.loss, r.diverged_at) for n, r in done.items()]
     # In the eigenbasis x = Qᵀ(θ − θ*) the gradient is Qᵀ∇L: rows g ↦ g Q.
     eigens = [_drawn(n, r.components, r.grads @ q, r.loss, r.diverged_at) for n, r in done.items()]
     st.markdown(legend(done), unsafe_allow_html=True)
     left, right = st.columns(2)
-    key = f"{settings.problem}{settings.parameters}"
+    key = f"{settings.problem}{settings.parameters}{scale}"
     with left:
         st.markdown("**Original coordinates θ**")
         figure = plots.landscape_figure(
-            original_grid, quadratic, originals, start, view_key=key, height=560
+            view.original_grid, quadratic, originals, view.start, view_key=key, height=460, bounds=view.original_bounds
         )
         figure.update_layout(showlegend=False, margin=dict(t=10))
         chart(figure, key="eigen_original_plot")
     with right:
         st.markdown(r"**Eigenbasis x = Qᵀ(θ − θ\*)**: x₁ along λ₁, x₂ along λ₂")
         figure = plots.landscape_figure(
-            eigen_grid, view.eigen_view, eigens, x0, view_key=key, height=560
+            view.eigen_grid, view.eigen_view, eigens, view.x0, view_key=key, height=460, bounds=view.eigen_bounds
         )
         figure.update_layout(
-            showlegend=False, margin=dict(t=10), xaxis=dict(range=[-half, half], title=dict(text="x₁")),
-            yaxis=dict(range=[-half, half], title=dict(text="x₂")),
+            showlegend=False, margin=dict(t=10), xaxis=dict(title=dict(text="x₁")), yaxis=dict(title=dict(text="x₂"))
         )  # fmt: skip
         chart(figure, key="eigen_basis_plot")
     angle = np.degrees(np.arctan2(q[1, 0], q[0, 0]))
@@ -666,8 +680,8 @@ def curvature_views(settings: Settings, done: dict[str, MethodRun]):
         rows.append({
             "method": titles[name],
             "first step within 10 % of 1": "never" if reached is None else str(reached),
-            "final max |ln μ|": f"{distance[-1]:.3g}" if distance.size else "—",
-            "worst max |ln μ| after that step": f"{distance[reached - 1:].max():.3g}" if reached else "—",
+            "final max |ln μ|": _log_distance_text(distance[-1], final) if distance.size else "—",
+            "worst max |ln μ| after that step": _worst_text(distance[reached - 1 :]) if reached else "—",
             "final μ range": f"{finite.min():.3g} … {finite.max():.3g}" if finite.size else "—",
         })  # fmt: skip
     st.table(pd.DataFrame(rows), hide_index=True)
@@ -678,6 +692,20 @@ def curvature_views(settings: Settings, done: dict[str, MethodRun]):
         "(dashed) is an exact Newton model; a method whose lines wander after reaching 1 is unstable."
     )
     return spectra
+
+
+def _log_distance_text(distance: float, eigenvalues: np.ndarray) -> str:
+    """max |ln μ| as the table shows it: ln μ has no value for μ ≤ 0 (where ``distance_from_newton``
+    gives ∞), so say which μ there is instead of printing inf."""
+    if np.isfinite(distance):
+        return f"{distance:.3g}"
+    lowest = float(np.nanmin(eigenvalues))
+    return f"undefined (μ = {lowest:.3g}: a negative eigenvalue)" if lowest < 0 else "undefined (μ = 0)"
+
+
+def _worst_text(distances: np.ndarray) -> str:
+    worst = float(distances.max())
+    return f"{worst:.3g}" if np.isfinite(worst) else "undefined (a μ ≤ 0 later)"
 
 
 def components_csv(settings: Settings, done: dict[str, MethodRun]) -> str:

@@ -27,14 +27,14 @@ RATE_CAP = 1.2  # rates above this share the darkest colour
 
 
 def clip_log_curve(values, start_scale: float) -> np.ndarray:
-    """|x| for a log axis: floored at FLOOR·scale, shortened where it diverges or turns non-finite."""
+    """|x| for a log axis: values below FLOOR·scale (exact zeros among them) drawn at that floor, the
+    curve cut only where it diverges past CEILING·scale or turns non-finite.
+
+    A zero is one step's value, not the end of the run: momentum passes through 0 and rings on."""
     values = np.abs(np.asarray(values, np.float64))
     scale = max(float(start_scale), 1e-30)
     bad = ~np.isfinite(values) | (values > CEILING * scale)
     end = int(np.argmax(bad)) if bad.any() else values.size
-    below = values[:end] <= FLOOR * scale  # converged to the floor: one point there, then stop
-    if below.any():
-        end = int(np.argmax(below)) + 1
     return np.maximum(values[:end], FLOOR * scale)
 
 
@@ -173,7 +173,7 @@ def spectrum_figure(
         drawn = shown[finite]
         if positive and drawn.size:  # at least one decade either side of 1, so a flat line at 1 reads as such
             span = [min(np.log10(drawn.min()), -1.0) - 0.05, max(np.log10(drawn.max()), 1.0) + 0.05]
-            fig.update_yaxes(type="log", range=span, exponentformat="power", row=row, col=col)
+            fig.update_yaxes(type="log", range=span, **plots.decade_ticks(np.power(10.0, span)), row=row, col=col)
         else:
             fig.update_yaxes(type="linear", row=row, col=col)
     fig.update_xaxes(title_text="step", row=rows)

@@ -303,23 +303,30 @@ def loss_view(settings: Settings, drawn: list[plots.Drawn]):
     bounded = np.isfinite(landscape.minimum_loss)
     figure = plots.loss_curve_figure(
         plots.run_loss_curves(drawn, landscape), y_title="L − L*" if bounded else "L", log_y=bounded,
-        title="Loss against step" + (" (mean over seeds, 10–90 % band)" if settings.seeds > 1 else ""), height=420,
+        title="Loss: mean of the running seeds, 10–90 % band" if settings.seeds > 1 else "Loss against step", height=420,
     )  # fmt: skip
     chart(figure, key="loss_plot")
 
 
 def summary_table(settings: Settings, drawn: list[plots.Drawn]) -> pd.DataFrame:
+    from optimizers.seeds import seed_statistics
+
     landscape = build_landscape(settings.landscape, settings.landscape_parameters)
     final = "final L − L*" if np.isfinite(landscape.minimum_loss) else "final L"
     rows = []
     for d in drawn:
-        excess = plots.excess_loss(d.run.loss, landscape.minimum_loss)
-        diverged = [s for s in d.run.diverged_at if s is not None]
-        if len(d.run.diverged_at) > 1:
-            verdict = f"{len(diverged)} of {len(d.run.diverged_at)} seeds"
-        else:
-            verdict = f"at step {diverged[0]}" if diverged else "no"
-        rows.append({"run": d.label, final: f"{excess[:, -1].mean():.1e}", "diverged": verdict})
+        stats = seed_statistics(d.run.loss, d.run.params, d.run.diverged_at, landscape.minimum_loss)
+        if stats.seeds == 1:  # one exact run: one that converged stops moving too, so no "froze" here
+            verdict = "no" if stats.first_divergence is None else f"at step {stats.first_divergence}"
+            value = "—" if np.isnan(stats.mean[-1]) else f"{stats.mean[-1]:.1e}"  # NaN: it diverged
+            rows.append({"run": d.label, final: value, "diverged": verdict})
+            continue
+        # A diverged seed sits at its last good point and a frozen one has stalled: neither converged.
+        value = "— (none left)" if stats.final_excess is None else f"{stats.final_excess:.1e}"
+        rows.append({
+            "run": d.label, f"{final}, mean of the seeds that neither diverged nor froze": value,
+            "diverged": f"{int(stats.diverged.sum())} of {stats.seeds}", "froze": f"{int(stats.frozen.sum())} of {stats.seeds}",
+        })  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -27,7 +27,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from landscapes import Landscape
-from ui.runs import Grid, RunResult, f32
+from optimizers.seeds import excess_loss, mean_over_running, seed_statistics
+from ui.runs import PICTURE_UPSAMPLE, Grid, RunResult, f32
 
 # (Streamlit's colour name for markdown labels, plotly colour): the sidebar and the plots agree.
 PALETTE = (
@@ -48,7 +49,9 @@ CONTOUR_SCALE = [[0.0, "#f7fbff"], [0.35, "#deebf7"], [0.7, "#c6dbef"], [1.0, "#
 CONTOUR_BANDS = 28
 CONTOUR_LINE = (40, 50, 80)
 LINE_WEIGHT = 0.4  # how much of CONTOUR_LINE a contour pixel takes
-UPSAMPLE = 4  # the contour picture has this many pixels per grid step, about the size it is drawn
+LINE_PX = 1.0  # contour lines are this many pixels wide
+MIN_SPACING = 3.0  # contour lines closer than this many pixels fade out
+UPSAMPLE = PICTURE_UPSAMPLE  # the contour picture has this many pixels per grid step, about the size it is drawn
 CRITICAL_STYLE = {
     "minimum": dict(symbol="star", color="#ffd700", size=16),
     "saddle": dict(symbol="x", color="#111111", size=12),
@@ -65,12 +68,6 @@ class Drawn(NamedTuple):
 
 
 # --- what is plotted ---------------------------------------------------------
-def excess_loss(loss, minimum_loss: float) -> np.ndarray:
-    """L − L* where the landscape has a lowest value, else L itself (unbounded below)."""
-    loss = np.asarray(loss, np.float64)
-    return np.maximum(loss - minimum_loss, 0.0) if np.isfinite(minimum_loss) else loss
-
-
 def height_label(landscape: Landscape) -> str:
     return "log₁₀(L − L* + ε)" if landscape.log_scale else "L"
 
@@ -87,6 +84,26 @@ def contour_epsilon(grid: Grid, landscape: Landscape) -> float:
     return 1e-6 * float(np.max(excess_loss(grid.loss, landscape.minimum_loss))) or 1e-12
 
 
+VIEW_SCALES = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)  # a view widens in these steps (each one a cached picture)
+
+
+def widened(bounds, scale: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``bounds`` ((x0, x1), (y0, y1)) widened ``scale`` times about their centre."""
+    return tuple(((a + b) / 2 - scale * (b - a) / 2, (a + b) / 2 + scale * (b - a) / 2) for a, b in bounds)
+
+
+def covering_scale(bounds, paths: Sequence[np.ndarray], margin: float = 0.03) -> float:
+    """The least of VIEW_SCALES whose widened ``bounds`` hold every finite point of ``paths`` ((steps, ≥2) each)
+    with ``margin`` of the width to spare; the largest if none does (a path that ran far off)."""
+    points = np.concatenate([np.asarray(p, np.float64)[:, :2] for p in paths] or [np.zeros((0, 2))])
+    points = points[np.all(np.isfinite(points), axis=1)]
+    for scale in VIEW_SCALES:
+        (x0, x1), (y0, y1) = widened(bounds, scale * (1 - 2 * margin))
+        if np.all((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)):
+            return scale
+    return VIEW_SCALES[-1]
+
+
 def frame_steps(steps: int) -> np.ndarray:
     return np.unique(np.linspace(0, steps, min(steps + 1, MAX_FRAMES)).round().astype(int))
 
@@ -96,17 +113,40 @@ def _in_view(points: np.ndarray, landscape: Landscape) -> np.ndarray:
     return (points[..., 0] >= x0) & (points[..., 0] <= x1) & (points[..., 1] >= y0) & (points[..., 1] <= y1)
 
 
-def divergence_marks(drawn: Drawn, landscape: Landscape) -> list[tuple[float, float, str]]:
-    """(x, y, text) for each diverged seed: its last point inside the view."""
-    marks = []
+class DivergenceMarks(NamedTuple):
+    """Where a run's diverged seeds left the view, and one label for them all."""
+
+    x: np.ndarray  # per diverged seed: its last point inside the view
+    y: np.ndarray
+    steps: list[int]  # per diverged seed: the step it diverged
+    label: str  # "diverged at step N", or "k of n seeds diverged, first at step N"
+    first: int  # index of the seed that diverged first, which carries the label
+
+
+def divergence_label(diverged_at: Sequence[int | None]) -> str:
+    """One line for all of a run's diverged seeds ("" if none diverged)."""
+    steps = [step for step in diverged_at if step is not None]
+    if not steps:
+        return ""
+    if len(diverged_at) == 1:
+        return f"diverged at step {steps[0]}"
+    return f"{len(steps)} of {len(diverged_at)} seeds diverged, first at step {min(steps)}"
+
+
+def divergence_marks(drawn: Drawn, landscape: Landscape) -> DivergenceMarks | None:
+    """The diverged seeds' exit points with one label (labels per seed piled up), or None if none diverged."""
+    points, steps = [], []
     for seed, step in enumerate(drawn.run.diverged_at):
         if step is None:
             continue
         path = drawn.run.params[seed, :step]
         inside = np.flatnonzero(_in_view(path, landscape))
-        x, y = path[inside[-1] if inside.size else -1]
-        marks.append((float(x), float(y), f"diverged at step {step}"))
-    return marks
+        points.append(path[inside[-1] if inside.size else -1])
+        steps.append(step)
+    if not steps:
+        return None
+    points = np.asarray(points, np.float32)
+    return DivergenceMarks(points[:, 0], points[:, 1], steps, divergence_label(drawn.run.diverged_at), int(np.argmin(steps)))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -244,7 +284,7 @@ def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
             type="scatter", x=f32(cloud[:, 0]), y=f32(cloud[:, 1]), mode="lines", line=dict(color=drawn.color, width=1),
             opacity=0.22, hoverinfo="skip", showlegend=False, legendgroup=drawn.label,
         ))  # fmt: skip
-        path, what = run.params.mean(axis=0), " (mean of seeds)"
+        path, what = mean_over_running(run.params, run.diverged_at), " (mean of the seeds still running)"
     else:
         path, what = run.params[0], ""
     traces.append(dict(
@@ -253,44 +293,102 @@ def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
         marker=dict(size=4, color=drawn.color, maxdisplayed=STEP_DOTS),  # a drawn dot costs the browser per redraw
         hovertemplate=f"{drawn.label}{what}<br>step %{{pointNumber}}: (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
     ))  # fmt: skip
-    for x, y, text in divergence_marks(drawn, landscape):
-        traces.append(dict(
-            type="scatter", x=[x], y=[y], mode="markers+text", text=[f"✕ {text}"], textposition="top center",
-            textfont=dict(color=drawn.color, size=13), showlegend=False, legendgroup=drawn.label,
-            marker=dict(symbol="x", size=16, color=drawn.color, line=dict(color="#111", width=1)),
-            hovertemplate=f"{drawn.label}: {text}<extra></extra>",
-        ))  # fmt: skip
     return traces
+
+
+def _divergence_layer(drawn: Drawn, landscape: Landscape) -> tuple[list[dict], list[dict]]:
+    """Traces and annotations marking where a run's diverged seeds left, drawn over every run's paths.
+
+    One × per diverged seed, one label per run: a label per seed piled up unreadably."""
+    marks = divergence_marks(drawn, landscape)
+    if marks is None:
+        return [], []
+    cross = dict(
+        type="scatter", x=marks.x, y=marks.y, mode="markers", showlegend=False, legendgroup=drawn.label,
+        marker=dict(symbol="x", size=16 if len(marks.steps) == 1 else 11, color=drawn.color, line=dict(color="#111", width=1)),
+        customdata=f32(marks.steps), hovertemplate=f"{drawn.label}: diverged at step %{{customdata:.0f}}<extra></extra>",
+    )  # fmt: skip
+    (x0, x1), (y0, y1) = landscape.bounds
+    x, y = float(marks.x[marks.first]), float(marks.y[marks.first])
+    right, high = x > (x0 + x1) / 2, y > y0 + 0.75 * (y1 - y0)  # exits lie at the edges: the label goes inwards
+    label = dict(
+        x=x, y=y, xref="x", yref="y", text=marks.label, showarrow=False, xanchor="right" if right else "left",
+        yanchor="top" if high else "bottom", xshift=-8 if right else 8, yshift=-8 if high else 8,
+        font=dict(color=drawn.color, size=13), bgcolor="rgba(255,255,255,0.85)", borderpad=2,
+    )  # fmt: skip
+    return [cross], [label]
 
 
 def _band_colors(bands: int) -> np.ndarray:
     """(bands, 3) RGB: CONTOUR_SCALE sampled at each band's middle."""
-    stops = np.array([stop for stop, _ in CONTOUR_SCALE])
-    rgb = np.array([[int(color[i : i + 2], 16) for i in (1, 3, 5)] for _, color in CONTOUR_SCALE], float)
-    middles = (np.arange(bands) + 0.5) / bands
-    return np.stack([np.interp(middles, stops, rgb[:, c]) for c in range(3)], axis=-1)
+    return _scale_colors((np.arange(bands) + 0.5) / bands)
 
 
 def _png_data_uri(rgb: np.ndarray) -> str:
-    """An RGB array (rows top to bottom) as a PNG data URI."""
+    """An RGB array (rows top to bottom) as a PNG data URI, in 256 colours chosen for the picture.
+
+    The picture goes with every redraw of its figure: the smooth fill and anti-aliased lines took
+    three times the bytes in full colour, and the palette stays within 2 levels of every pixel."""
     buffer = io.BytesIO()
-    PIL.Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
+    picture = PIL.Image.fromarray(rgb, "RGB").quantize(256, method=PIL.Image.Quantize.MAXCOVERAGE, dither=PIL.Image.Dither.NONE)
+    picture.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @functools.lru_cache(maxsize=64)
-def _contour_image(z_bytes: bytes, shape: tuple[int, int]) -> str:
-    """Filled contour bands with a darker line where the band changes, UPSAMPLE× finer than the grid."""
+def _contour_image(z_bytes: bytes, shape: tuple[int, int], low: float, high: float) -> str:
+    """The picture of ``z`` (one value per pixel, rows along y upwards) as a PNG data URI."""
     z = np.frombuffer(z_bytes, np.float32).reshape(shape).astype(np.float64)
-    z = upsample_bilinear(z, UPSAMPLE)
-    low, high = float(z.min()), float(z.max())
-    band = np.clip(((z - low) / max(high - low, 1e-30) * CONTOUR_BANDS).astype(int), 0, CONTOUR_BANDS - 1)
-    rgb = _band_colors(CONTOUR_BANDS)[band]
-    edge = np.zeros(band.shape, bool)
-    edge[:, 1:] |= band[:, 1:] != band[:, :-1]
-    edge[1:, :] |= band[1:, :] != band[:-1, :]
-    rgb[edge] = (1 - LINE_WEIGHT) * rgb[edge] + LINE_WEIGHT * np.array(CONTOUR_LINE)
-    return _png_data_uri(np.round(rgb[::-1]).astype(np.uint8))  # PNG rows run top to bottom, y up
+    return _png_data_uri(np.round(contour_pixels(z, low, high)[::-1]).astype(np.uint8))  # PNG rows run top to bottom
+
+
+def contour_pixels(z: np.ndarray, low: float, high: float, bands: int = CONTOUR_BANDS) -> np.ndarray:
+    """(rows, columns, 3) RGB: ``z`` in CONTOUR_BANDS filled bands between ``low`` and ``high``, with a
+    line of LINE_PX pixels where one band meets the next.
+
+    Where the lines come closer than MIN_SPACING pixels (a log-scaled loss near a valley floor packs
+    ever more of them into each pixel) they cannot be drawn apart: drawing them anyway filled the
+    floor with line colour, speckled with whatever band a pixel happened to land in. There the
+    lines fade out and the fill turns into the colour scale's continuous colour, so a valley floor
+    reads as a smooth light stripe. Each line is anti-aliased by its distance to the pixel."""
+    level = (z - low) / max(high - low, 1e-30) * bands  # the lines lie where this is an integer
+    spacing = 1.0 / np.maximum(_steepest_change(level), 1e-9)  # pixels from one line to the next
+    # 1 from 2·MIN_SPACING on, 0 below MIN_SPACING; the closest spacing nearby decides, or a line
+    # crossing a valley floor left a lone dot in each floor pixel it could be drawn in.
+    resolved = np.clip(_lowest_around(spacing) / MIN_SPACING - 1.0, 0.0, 1.0)
+    band = np.clip(np.floor(level).astype(int), 0, bands - 1)
+    smooth = _scale_colors(np.clip(level / bands, 0.0, 1.0))
+    fill = smooth + resolved[..., None] * (_band_colors(bands)[band] - smooth)
+    nearest = np.clip(np.round(level), 1, bands - 1)  # no line on the picture's outer edge values
+    distance = np.abs(level - nearest) * spacing  # pixels from the centre of the nearest line
+    coverage = np.clip(LINE_PX / 2 + 0.5 - distance, 0.0, 1.0) * resolved
+    return fill + (LINE_WEIGHT * coverage)[..., None] * (np.array(CONTOUR_LINE, float) - fill)
+
+
+def _steepest_change(level: np.ndarray) -> np.ndarray:
+    """Per pixel, how much ``level`` changes to a neighbour, the larger of the two sides along each axis.
+
+    A central difference would read 0 on the crease of a valley floor (|y| is flat there on
+    average), and that one row would get lines and band colours amid the smooth fill."""
+    steps = []
+    for axis in (0, 1):
+        forward = np.abs(np.diff(level, axis=axis, append=np.take(level, [-1], axis=axis)))
+        backward = np.abs(np.diff(level, axis=axis, prepend=np.take(level, [0], axis=axis)))
+        steps.append(np.maximum(forward, backward))
+    return np.hypot(*steps)
+
+
+def _lowest_around(values: np.ndarray, reach: int = 2) -> np.ndarray:
+    """Per pixel, the lowest value within ``reach`` pixels along each axis."""
+    padded = np.pad(values, reach, mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, (2 * reach + 1, 2 * reach + 1)).min(axis=(-2, -1))
+
+
+def _scale_colors(positions: np.ndarray) -> np.ndarray:
+    """RGB of CONTOUR_SCALE at each position in [0, 1]."""
+    stops = np.array([stop for stop, _ in CONTOUR_SCALE])
+    rgb = np.array([[int(color[i : i + 2], 16) for i in (1, 3, 5)] for _, color in CONTOUR_SCALE], float)
+    return np.stack([np.interp(positions, stops, rgb[:, c]) for c in range(3)], axis=-1)
 
 
 def upsample_bilinear(z: np.ndarray, factor: int) -> np.ndarray:
@@ -304,21 +402,26 @@ def upsample_bilinear(z: np.ndarray, factor: int) -> np.ndarray:
     return z
 
 
-def _contour_layer(grid: Grid, z: np.ndarray, landscape: Landscape) -> tuple[dict, dict]:
+def _contour_layer(grid: Grid, landscape: Landscape, epsilon: float) -> tuple[dict, dict]:
     """The contours as a picture under the plot, and an invisible trace that carries its colour bar.
 
     A picture is part of the layout: the browser does not recompute contours
     when a run changes, and the playback's frames cannot erase it (they erase
-    a contour trace)."""
-    z = f32(z)
+    a contour trace). It is drawn from the loss at every pixel (``grid.fine``)
+    where the grid has it: bands interpolated between grid points missed the
+    floor of a narrow valley between them."""
+    if grid.fine is not None:
+        z = heights(grid.fine, landscape, epsilon)
+    else:
+        z = f32(upsample_bilinear(heights(grid.loss, landscape, epsilon), UPSAMPLE))
+    low, high = float(z.min()), float(z.max())
     x0, x1, y0, y1 = (float(v) for v in (grid.xs[0], grid.xs[-1], grid.ys[0], grid.ys[-1]))
     image = dict(
-        source=_contour_image(z.tobytes(), z.shape), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
-        sizing="stretch", layer="below",
+        source=_contour_image(z.tobytes(), z.shape, low, high), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0,
+        sizey=y1 - y0, sizing="stretch", layer="below",
     )  # fmt: skip
     colors = _band_colors(CONTOUR_BANDS).round().astype(int)
     steps = [[(i + j) / CONTOUR_BANDS, "rgb({},{},{})".format(*colors[i])] for i in range(CONTOUR_BANDS) for j in (0, 1)]
-    low, high = float(z.min()), float(z.max())
     colorbar = dict(
         type="scatter", x=[x0], y=[y0], mode="markers", hoverinfo="skip", showlegend=False, name="landscape",
         marker=dict(size=0, opacity=0, color=[low], cmin=low, cmax=high, colorscale=steps, showscale=True,
@@ -356,10 +459,16 @@ def landscape_figure(
     *,
     view_key: str = "",
     height: int = 640,
+    bounds=None,
 ) -> PlainFigure:
-    """Contours, critical points, one trajectory per run, and the playback of the steps."""
-    z = heights(grid.loss, landscape, contour_epsilon(grid, landscape))
-    image, colorbar = _contour_layer(grid, z, landscape)
+    """Contours, critical points, one trajectory per run, and the playback of the steps.
+
+    The axes show ``bounds`` ((x0, x1), (y0, y1); the landscape's own by default) at equal scales,
+    the plot shrunk to fit rather than the ranges stretched: a stretched range showed blank margins
+    beyond the contour picture."""
+    epsilon = contour_epsilon(grid, landscape)
+    z = heights(grid.loss, landscape, epsilon)
+    image, colorbar = _contour_layer(grid, landscape, epsilon)
     data = [colorbar, _click_targets(grid, z, landscape), *_critical_point_traces(landscape)]
     data.append(dict(
         type="scatter", x=[float(start[0])], y=[float(start[1])], mode="markers", name="start",
@@ -368,13 +477,19 @@ def landscape_figure(
     ))  # fmt: skip
     for drawn in runs:
         data += _static_traces(drawn, landscape)
-    (x0, x1), (y0, y1) = landscape.bounds
+    annotations = []
+    for drawn in runs:
+        crosses, labels = _divergence_layer(drawn, landscape)
+        data += crosses
+        annotations += labels
+    (x0, x1), (y0, y1) = bounds or landscape.bounds
     layout = dict(
         height=height, margin=dict(LANDSCAPE_MARGIN), uirevision=view_key,
         xaxis=dict(range=[x0, x1], title=dict(text="x", standoff=4), constrain="domain", showgrid=False, zeroline=False),
-        yaxis=dict(range=[y0, y1], title=dict(text="y"), scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False),
+        yaxis=dict(range=[y0, y1], title=dict(text="y"), scaleanchor="x", scaleratio=1, constrain="domain",
+                   showgrid=False, zeroline=False),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0, bgcolor="rgba(255,255,255,0.7)"),
-        clickmode="event", dragmode="pan", hovermode="closest", images=[image],
+        clickmode="event", dragmode="pan", hovermode="closest", images=[image], annotations=annotations,
     )  # fmt: skip
     if not runs:
         return PlainFigure(dict(data=data, layout=layout))
@@ -387,25 +502,49 @@ def landscape_figure(
     return PlainFigure(dict(data=data, layout=layout), playback=dict(steps=steps.tolist(), frames=frames, frame_ms=FRAME_MS))
 
 
+SURFACE_SCALE = [[0.0, "#08306b"], [0.3, "#2171b5"], [0.65, "#6baed6"], [1.0, "#c6dbef"]]  # no white: a pale top vanished
+SURFACE_CONTOURS = 14
+
+
+def lowest_nearby(fine: np.ndarray, factor: int) -> np.ndarray:
+    """``fine`` on the grid ``factor``× coarser (its every ``factor``-th point), each point the lowest value
+    within ``factor``/2 fine points of it.
+
+    A surface drawn through the coarse points alone missed the floor of a narrow valley wherever it
+    passed between them, and the valley's edge came out as a sawtooth; the lowest value nearby
+    keeps the floor in every cell it crosses (and lowers a smooth slope by at most half a cell)."""
+    half = factor // 2
+    padded = np.pad(fine, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * half + 1, 2 * half + 1))
+    return windows[::factor, ::factor].min(axis=(-2, -1))
+
+
 def surface_figure(grid: Grid, landscape: Landscape, runs: Sequence[Drawn], start, *, height: int = 640) -> go.Figure:
     """The landscape as a 3-D surface with each run's path lying on it (the mean path for noisy runs)."""
     epsilon = contour_epsilon(grid, landscape)
-    surface = heights(grid.loss, landscape, epsilon)
+    if grid.fine is not None:
+        surface = f32(lowest_nearby(heights(grid.fine, landscape, epsilon), UPSAMPLE))
+    else:
+        surface = heights(grid.loss, landscape, epsilon)
 
     def on_surface(points):  # the surface's height at points (nearest grid node)
         i = np.clip(np.searchsorted(grid.ys, points[:, 1]), 0, len(grid.ys) - 1)
         j = np.clip(np.searchsorted(grid.xs, points[:, 0]), 0, len(grid.xs) - 1)
         return surface[i, j]
 
+    low, high = float(surface.min()), float(surface.max())
     fig = go.Figure(go.Surface(
-        x=grid.xs, y=grid.ys, z=surface, colorscale="Blues", reversescale=True, opacity=0.85, showscale=False,
-        name="landscape", hovertemplate="(%{x:.2f}, %{y:.2f})<br>%{z:.3g}<extra></extra>",
+        x=grid.xs, y=grid.ys, z=surface, colorscale=SURFACE_SCALE, cmin=low, cmax=high, showscale=False,
+        lighting=dict(ambient=0.55, diffuse=0.8, specular=0.05, roughness=0.9), name="landscape",
+        contours=dict(z=dict(show=True, start=low, end=high, size=(high - low) / SURFACE_CONTOURS or 1.0,
+                             color="rgba(255,255,255,0.45)", width=1)),
+        hovertemplate="(%{x:.2f}, %{y:.2f})<br>%{z:.3g}<extra></extra>",
     ))  # fmt: skip
     for trace in _critical_point_traces(landscape, three_d=True, grid_heights=on_surface):
         fig.add_trace(trace)
     for drawn in runs:
-        path = drawn.run.params.mean(axis=0)
-        z = heights(drawn.run.loss.mean(axis=0), landscape, epsilon)
+        path = mean_over_running(drawn.run.params, drawn.run.diverged_at)
+        z = heights(mean_over_running(drawn.run.loss, drawn.run.diverged_at), landscape, epsilon)
         keep = _in_view(path, landscape)
         fig.add_trace(go.Scatter3d(
             x=f32(np.where(keep, path[:, 0], np.nan)), y=f32(np.where(keep, path[:, 1], np.nan)), z=f32(z),
@@ -434,11 +573,34 @@ class LossCurve(NamedTuple):
     marker_at: int | None = None  # index of a point to mark (e.g. where a run diverged)
     marker_text: str = ""
     dash: str | None = None
+    running: np.ndarray | None = None  # per point, how many of ``seeds`` seeds the line averages
+    seeds: int = 1
+
+
+MAX_DECADE_LABELS = 8  # a log axis labels at most about this many powers of ten
+
+
+def decade_ticks(values) -> dict:
+    """A log axis labelled at powers of ten only, every decade or every few (plotly's own choice
+    for a short range puts small digit labels 2 … 9 between the decades, crowding them)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return dict(exponentformat="power")
+    decades = np.ceil(np.log10(values.max())) - np.floor(np.log10(values.min()))
+    return dict(dtick=max(1, int(np.ceil(decades / MAX_DECADE_LABELS))), tick0=0, exponentformat="power")
 
 
 def _loss_margin(titled: bool) -> dict:
     """Room for the tick labels (10⁻¹²) and the legend, so plotly need not widen the margins and redraw."""
     return dict(l=90, r=25, t=40, b=150) if titled else dict(l=90, r=25, t=35, b=50)
+
+
+def _dropouts(curve: LossCurve) -> np.ndarray:
+    """The last step of each seed that stops (where ``running`` falls), on the drawn line."""
+    if curve.running is None:
+        return np.zeros(0, int)
+    return np.flatnonzero(np.diff(curve.running) < 0)
 
 
 def loss_curve_figure(
@@ -452,57 +614,82 @@ def loss_curve_figure(
 ) -> PlainFigure:
     """Loss (or any positive quantity) against steps for several runs; hover reads all of them at once.
 
-    With a title the legend goes below the plot, where a long one has room to wrap."""
+    A line that averages seeds tells in its hover how many are still running where some have
+    stopped, with a small mark where each stopped. With a title the legend goes below the plot,
+    where a long one has room to wrap."""
 
     def shown(values):
         values = f32(values)
         return np.maximum(values, floor) if (log_y and floor is not None) else values
 
-    data = []
+    data, notes = [], []
     for curve in curves:
         x = f32(np.arange(len(curve.y)))
+        y = shown(curve.y)
         if curve.low is not None and curve.high is not None:
+            keep = np.isfinite(curve.low) & np.isfinite(curve.high)  # a gap would split the shaded polygon
+            low, high, xs = shown(curve.low)[keep], shown(curve.high)[keep], x[keep]
             data.append(dict(
-                type="scatter", x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([shown(curve.high), shown(curve.low)[::-1]]), fill="toself", fillcolor=curve.color,
+                type="scatter", x=np.concatenate([xs, xs[::-1]]),
+                y=np.concatenate([high, low[::-1]]), fill="toself", fillcolor=curve.color,
                 opacity=0.18, line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=curve.label,
             ))  # fmt: skip
-        data.append(dict(
-            type="scatter", x=x, y=shown(curve.y), mode="lines", name=curve.label, legendgroup=curve.label,
+        line = dict(
+            type="scatter", x=x, y=y, mode="lines", name=curve.label, legendgroup=curve.label,
             line=dict(color=curve.color, width=2.2, dash=curve.dash), hovertemplate="%{y:.3g}",
-        ))  # fmt: skip
+        )  # fmt: skip
+        stops = _dropouts(curve)
+        if stops.size:
+            line.update(customdata=f32(curve.running), hovertemplate=f"%{{y:.3g}} (%{{customdata:.0f}} of {curve.seeds} seeds running)")
+            data.append(dict(
+                type="scatter", x=x[stops], y=y[stops], mode="markers", showlegend=False, legendgroup=curve.label,
+                marker=dict(symbol="x-thin", size=8, color=curve.color, line=dict(color=curve.color, width=1.5)),
+                customdata=f32(curve.running[stops + 1]),
+                hovertemplate=f"last step of a seed that diverged: %{{customdata:.0f}} of {curve.seeds} left<extra></extra>",
+            ))  # fmt: skip
+        data.append(line)
         if curve.marker_at is not None:
             i = int(curve.marker_at)
             data.append(dict(
-                type="scatter", x=x[i : i + 1], y=shown(curve.y)[i : i + 1], mode="markers+text",
-                text=[curve.marker_text], textposition="top right", marker=dict(symbol="x", size=13, color=curve.color),
+                type="scatter", x=x[i : i + 1], y=y[i : i + 1], mode="markers",
+                marker=dict(symbol="x", size=13, color=curve.color, line=dict(color="#111", width=1)),
                 showlegend=False, legendgroup=curve.label, hovertemplate=f"{curve.marker_text}<extra></extra>",
             ))  # fmt: skip
+            if curve.marker_text:  # on a white ground: over the other curves and bands plain text was unreadable
+                notes.append(dict(
+                    x=float(x[i]), y=float(np.log10(y[i])) if log_y else float(y[i]), xref="x", yref="y",
+                    text=curve.marker_text, showarrow=True, arrowcolor=curve.color, arrowwidth=1.5, ax=0,
+                    ay=-28 - 22 * (len(notes) % 3), xanchor="left" if i < 0.6 * len(x) else "right",
+                    font=dict(color=curve.color, size=12), bgcolor="rgba(255,255,255,0.85)", borderpad=2,
+                ))  # fmt: skip
     legend = dict(orientation="h", x=0.0, yanchor="bottom", y=1.0)
     if title:
         legend.update(yanchor="top", y=-0.22)
+    yaxis = dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power")
+    if log_y:
+        yaxis |= decade_ticks(np.concatenate([shown(c.y) for c in curves] or [np.zeros(0)]))
     layout = dict(
         height=height, margin=_loss_margin(bool(title)), hovermode="x unified",
         title=dict(text=title, x=0.0, xref="paper") if title else None,
-        xaxis=dict(title=dict(text="step")),
-        yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear", exponentformat="power"), legend=legend,
+        xaxis=dict(title=dict(text="step")), yaxis=yaxis, legend=legend, annotations=notes or None,
     )  # fmt: skip
     return PlainFigure(dict(data=data, layout={k: v for k, v in layout.items() if v is not None}))
 
 
 def run_loss_curves(runs: Sequence[Drawn], landscape: Landscape) -> list[LossCurve]:
-    """The explorer's curves: L − L* per run (mean over seeds, with a 10–90 % band when noisy)."""
+    """The explorer's curves: L − L* per run, over the seeds still running (with a 10–90 % band when noisy).
+
+    A diverged seed leaves the average at the step it diverged: the engine keeps it at its last
+    good point, whose often small loss would otherwise count as converged."""
     curves = []
     for drawn in runs:
-        excess = excess_loss(drawn.run.loss, landscape.minimum_loss)
-        band = np.percentile(excess, [10, 90], axis=0) if len(excess) > 1 else (None, None)
-        diverged = drawn.run.diverged_at[0]
-        mean = excess.mean(axis=0)
-        if len(excess) == 1 and diverged is not None:
-            mean[diverged:] = np.nan  # the run stopped: no frozen tail
+        run = drawn.run
+        stats = seed_statistics(run.loss, run.params, run.diverged_at, landscape.minimum_loss)
+        noisy = stats.seeds > 1
+        first = stats.first_divergence
         curves.append(LossCurve(
-            label=drawn.label, y=mean, color=drawn.color, low=band[0], high=band[1],
-            marker_at=None if diverged is None else diverged - 1,
-            marker_text="" if diverged is None else f"diverged at step {diverged}",
+            label=drawn.label, y=stats.mean, color=drawn.color, low=stats.low if noisy else None,
+            high=stats.high if noisy else None, marker_at=None if first is None else first - 1,
+            marker_text=divergence_label(run.diverged_at), running=stats.running if noisy else None, seeds=stats.seeds,
         ))  # fmt: skip
     return curves

@@ -71,10 +71,16 @@ def compute_run(
     return RunResult(f32(run.params[..., :2]), f32(run.loss), f32(run.grads[..., :2]), tuple(run.diverged_at))
 
 
+PICTURE_UPSAMPLE = 4  # a contour picture has this many pixels per grid step, about the size it is drawn
+
+
 class Grid(NamedTuple):
     xs: np.ndarray  # (nx,) float32
     ys: np.ndarray  # (ny,) float32
     loss: np.ndarray  # (ny, nx) float32: L(x, y), rows along y as plotly wants
+    # ((ny − 1)·PICTURE_UPSAMPLE + 1, (nx − 1)·PICTURE_UPSAMPLE + 1) float32: the loss at each pixel of
+    # the contour picture (its every PICTURE_UPSAMPLE-th row and column is ``loss``), or None
+    fine: np.ndarray | None = None
 
 
 @jax.jit
@@ -83,11 +89,20 @@ def _loss_on_grid(landscape, xs, ys):
     return jax.vmap(jax.vmap(landscape.loss))(points)
 
 
+def loss_grid(landscape: Landscape, bounds, resolution: int) -> Grid:
+    """The exact loss on ``resolution``² points over ``bounds`` ((x0, x1), (y0, y1)), and at every pixel
+    of its contour picture: a narrow valley's floor often passes between grid points (a few ms)."""
+    (x0, x1), (y0, y1) = bounds
+    pixels = (resolution - 1) * PICTURE_UPSAMPLE + 1
+    xs = np.linspace(x0, x1, pixels, dtype=np.float32)
+    ys = np.linspace(y0, y1, pixels, dtype=np.float32)
+    fine = np.asarray(_loss_on_grid(landscape, xs, ys), np.float32)
+    every = slice(None, None, PICTURE_UPSAMPLE)
+    return Grid(xs[every], ys[every], fine[every, every], fine)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def contour_grid(landscape_name: str, landscape_parameters: Items, resolution: int = 121) -> Grid:
     """The exact loss on a grid over the landscape's default view."""
     landscape = build_landscape(landscape_name, landscape_parameters)
-    (x0, x1), (y0, y1) = landscape.bounds
-    xs = np.linspace(x0, x1, resolution, dtype=np.float32)
-    ys = np.linspace(y0, y1, resolution, dtype=np.float32)
-    return Grid(xs, ys, np.asarray(_loss_on_grid(landscape, xs, ys), np.float32))
+    return loss_grid(landscape, landscape.bounds, resolution)

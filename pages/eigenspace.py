@@ -6,16 +6,13 @@ import streamlit as st
 from ui import controls, eigenspace, shell
 
 shell.run_through_entrypoint()
-controls.begin_page()
-eigenspace.apply_preset_from_link()
-settings = eigenspace.sidebar_controls()
+view = controls.open_view(eigenspace.PAGE, eigenspace.declare)
+settings = eigenspace.sidebar_controls(view)
 
 if not shell.is_embedded():
     st.title("Eigenspace: convergence direction by direction")
-controls.show_url_notes()
-if settings.lesson in eigenspace.PRESETS:
-    preset = eigenspace.PRESETS[settings.lesson]
-    st.info(f"**{preset['title']}.** {preset['lesson']}", icon=":material/school:")
+controls.show_notes(view)
+controls.show_lesson(view)
 st.markdown(
     "On a quadratic ½(θ − θ*)ᵀA(θ − θ*) the error in the eigenbasis of A, x = Qᵀ(θ − θ*), splits into independent "
     "components, one per eigenvalue λᵢ (Goh, *Why Momentum Really Works*, Distill 2017). "

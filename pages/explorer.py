@@ -3,19 +3,15 @@
 import streamlit as st
 
 from ui import controls, explorer, shell
-from ui.presets import PRESETS
 
 shell.run_through_entrypoint()
-controls.begin_page()
-explorer.apply_preset_from_link()
-settings = explorer.sidebar_controls()
+view = controls.open_view(explorer.PAGE, explorer.declare)
+settings = explorer.sidebar_controls(view)
 
 if not shell.is_embedded():
     st.title("Landscape Explorer")
-controls.show_url_notes()
-if settings.lesson in PRESETS:
-    preset = PRESETS[settings.lesson]
-    st.info(f"**{preset['title']}.** {preset['lesson']}", icon=":material/school:")
+controls.show_notes(view)
+controls.show_lesson(view)
 
 done, problems = explorer.compute(settings)
 for problem in problems:

@@ -6,27 +6,20 @@ import streamlit as st
 from ui import controls, scale_up, shell
 
 shell.run_through_entrypoint()
-controls.begin_page()
-scale_up.apply_preset_from_link()
+view = controls.open_view(scale_up.PAGE, scale_up.declare)
 if not shell.is_embedded():
     st.title("Scale-up: optimizers training neural networks")
+controls.show_notes(view)
+controls.show_lesson(view)
 st.markdown(
     "Whether second-order methods pay off in deep learning is decided by **wall-clock time and memory**, "
     "not by the number of steps. Here the very optimizers of the 2-D pages train small multilayer "
     "perceptrons; compare the loss per step with the loss per second."
 )
 st.markdown(scale_up.device_line())
-notes_box, lesson_box = st.container(), st.container()  # filled once every control has read the link
 
-settings = scale_up.sidebar_controls()
+settings = scale_up.sidebar_controls(view)
 data, model = scale_up.network(settings)
 st.markdown(scale_up.network_summary(settings, data, model))
-chosen = scale_up.optimizer_controls(settings, model)
-controls.end_controls()
-
-controls.show_url_notes(notes_box)
-if settings.lesson in scale_up.PRESETS:
-    preset = scale_up.PRESETS[settings.lesson]
-    lesson_box.info(f"**{preset['title']}.** {preset['lesson']}", icon=":material/school:")
-
+chosen = scale_up.optimizer_controls(view, settings, model)
 scale_up.training_view(scale_up.Job(settings, data, model, chosen))

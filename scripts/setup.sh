@@ -4,10 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=${1:-requirements.txt}
 if [ ! -x .venv/bin/python ]; then
+  echo "Creating .venv/ ..."
   python3 -m venv .venv
 fi
 stamp=".venv/.installed-$(basename "$requirements")"
 if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+  echo "Installing the pinned packages of $requirements into .venv/ (the first time: a minute or more, depending on the network) ..."
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$requirements"
   touch "$stamp"

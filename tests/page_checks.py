@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 
@@ -62,3 +63,18 @@ def check_page(at, charts: int = 1, gaps: bool = False) -> list[dict]:
 
 def trace_names(spec: dict) -> set[str]:
     return {trace.get("name") for trace in spec["data"] if trace.get("name")}
+
+
+def plain(text: str) -> str:
+    """A note as the reader sees it: the page escapes every punctuation mark so that Markdown shows it as is."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def notes(at) -> list[str]:
+    """The page's warnings, as plain text."""
+    return [plain(w.value) for w in at.warning]
+
+
+def link(at) -> dict[str, list[str]]:
+    """The page's address-bar query as the app wrote it, each key with the list of its values."""
+    return {key: value if isinstance(value, list) else [value] for key, value in at.query_params.items()}

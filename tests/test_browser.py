@@ -5,12 +5,15 @@ Screenshots of what each test saw go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
 from app_server import ARTIFACTS, CHART, errors_on, wait_charts, wait_idle
-from ui.presets import PRESETS
+from ui import lessons
+
+PAGE_LESSONS = {page: lessons.load(page).lessons for page in ("explorer", "eigenspace", "scale_up")}
+EXPLORER_LESSONS = PAGE_LESSONS["explorer"]
 
 pytest.importorskip("playwright")
 
@@ -58,15 +61,53 @@ def test_home_links_every_lesson(browser):
     page = browser.open_page("/", charts=0)
     assert not errors_on(page)
     links = page.locator("[data-testid='stPageLink'] a")
-    links.nth(len(PRESETS) - 1).wait_for()
+    every = [lesson for found in PAGE_LESSONS.values() for lesson in found.values()]
+    links.nth(len(every) - 1).wait_for()
     titles = links.all_inner_texts()
-    for preset in PRESETS.values():
-        assert any(preset["title"] in title for title in titles), preset["title"]
+    for lesson in every:
+        assert any(lesson.view.title in title for title in titles), lesson.view.title
     screenshot(page, "home")
     links.first.click()
     wait_idle(page)
     page.wait_for_selector(f"{CHART} .main-svg")
-    assert next(iter(PRESETS.values()))["title"] in page.inner_text("[data-testid='stMain']")
+    assert next(iter(EXPLORER_LESSONS.values())).view.title in page.inner_text("[data-testid='stMain']")
+    page.close()
+
+
+def test_a_lesson_with_a_slider_moved_reopens_from_its_copied_link(browser):
+    page = browser.open_page("/explorer?preset=zigzag", charts=2)
+    move_learning_rate(page)
+    link = query(page)
+    assert link["lesson"] == "zigzag" and "run1.learning_rate" in link and "preset" not in link, link
+    shown = [page.evaluate(f"i => JSON.stringify(document.querySelectorAll('{CHART}')[i].data)", i) for i in (0, 1)]
+    again = browser.open_page(urlparse(page.url).path + "?" + urlparse(page.url).query, charts=2)
+    assert not errors_on(again)
+    assert query(again) == link
+    assert [again.evaluate(f"i => JSON.stringify(document.querySelectorAll('{CHART}')[i].data)", i) for i in (0, 1)] == shown
+    assert again.locator("[data-testid='stAlert']").filter(has_text="link").count() == 0, "the reopened link got a note"
+    again.close()
+    page.close()
+
+
+def test_markup_in_a_link_is_shown_as_plain_text(browser):
+    text = "x` **Your session expired** [log in again](https://evil.example/login) ![t](https://evil.example/t.png) `"
+    page = browser.open_page("/explorer?landscape=" + quote(text), charts=2)
+    note = page.locator("[data-testid='stAlert']").filter(has_text="landscape=").first
+    shown = note.inner_text().replace("\u2060", "")  # the word joiners that keep an address from becoming a link
+    assert "**Your session expired** [log in again](https://evil.exa…" in shown  # as typed, and cut
+    for tag in ("a", "img", "strong", "em", "code"):
+        assert note.locator(tag).count() == 0, f"the note rendered a <{tag}>"
+    screenshot(page, "explorer_hostile_link")
+    page.close()
+
+
+def test_an_embed_hides_the_controls_it_names(browser):
+    page = browser.open_page("/explorer?preset=zigzag&embed=true&hide=run2,steps,landscape", charts=2)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    assert "Run 1" in sidebar.inner_text() and "Run 2" not in sidebar.inner_text()
+    assert sidebar.locator("[data-testid='stSelectbox']").filter(has_text="Landscape").count() == 0
+    assert sidebar.locator("[data-testid='stSlider']").filter(has_text="steps").count() == 0
+    assert len(legend(page)) and any(name.startswith("Heavy-ball") for name in legend(page))  # still drawn
     page.close()
 
 
@@ -159,7 +200,7 @@ def test_charts_follow_the_column_when_the_sidebar_folds(browser):
 def test_lesson_link_embedded(browser):
     page = browser.open_page("/explorer?preset=saddle&embed=true", charts=2)
     assert not errors_on(page)
-    assert PRESETS["saddle"]["title"] in page.inner_text("[data-testid='stMain']")
+    assert EXPLORER_LESSONS["saddle"].view.title in page.inner_text("[data-testid='stMain']")
     assert page.locator("[data-testid='stSidebarNav']").count() == 0, "the embedded view shows the navigation"
     names = legend(page)
     assert "saddle" in names and any(name.startswith("Newton") for name in names)

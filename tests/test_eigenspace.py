@@ -321,14 +321,33 @@ def test_optimal_buttons_are_disabled_at_the_saddle():
     assert any("Gauss–Newton does not apply" in w.value for w in at.warning)
 
 
-def test_presets_run_and_draw_finite_figures():
-    from ui.eigenspace import PRESETS
+def eigenspace_lessons():
+    from ui import eigenspace, lessons
 
+    return lessons.load(eigenspace.PAGE, eigenspace.declare).lessons
+
+
+def test_lessons_run_and_draw_finite_figures():
     at = open_page()
-    for name in PRESETS:
+    for name, lesson in eigenspace_lessons().items():
         at.selectbox(key="lesson").set_value(name).run()
         check_page(at, charts=3)
-        assert any(PRESETS[name]["title"] in i.value for i in at.info)
+        assert any(lesson.view.title in i.value for i in at.info)
+        assert not [note for note in page_checks.notes(at) if "link" in note or "Lesson file" in note]
+
+
+def test_lessons_at_the_optimal_parameters_hold_the_closed_forms_values():
+    """The lesson files write the optimal (α, β) out; they must be Polyak's and the GD optimum, to 6 figures."""
+    from ui import eigenspace
+    from ui.viewstate import lesson_state
+
+    for name in ("optimal_momentum", "rosenbrock"):  # the lessons drawn at the gold stars
+        state = lesson_state(eigenspace.declare, {n: l.view for n, l in eigenspace_lessons().items()}, name)
+        lam = np.asarray(eigenspace.problem_of(state).eigenvalues, np.float64)
+        kappa = lam.max() / lam.min()
+        assert state["gd.learning_rate"] == pytest.approx(2 / (lam.min() + lam.max()), rel=1e-5)
+        assert state["momentum.learning_rate"] == pytest.approx((2 / (np.sqrt(lam.min()) + np.sqrt(lam.max()))) ** 2, rel=1e-5)
+        assert state["momentum.momentum"] == pytest.approx(((np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)) ** 2, rel=1e-5)
 
 
 def test_preset_link_applies_optimal_parameters():
@@ -339,11 +358,10 @@ def test_preset_link_applies_optimal_parameters():
 
 
 def test_preset_link_is_rewritten_as_a_link_that_reopens_it():
-    from ui.eigenspace import PRESETS
-
     at = open_page({"preset": "optimal_momentum"})
-    link = dict(at.query_params)
-    assert "preset" not in link and link["lesson"] in (PRESETS["optimal_momentum"]["title"], [PRESETS["optimal_momentum"]["title"]])
+    at.select_slider(key="steps").set_value(100).run()
+    link = page_checks.link(at)
+    assert link == {"lesson": ["optimal_momentum"], "steps": ["100"]}
     again = open_page(link)
     assert not again.warning
     for key in ("momentum.momentum", "momentum.learning_rate", "gd.learning_rate"):
@@ -367,5 +385,5 @@ def test_bad_url_values_fall_back_with_a_note():
     at = open_page({"condition_number": "abc", "methods": ["gd", "nonsense"], "problem": "spectrum",
                     "lambda_min": "50", "lambda_max": "1"})  # fmt: skip
     check_page(at, charts=2)
-    notes = " ".join(w.value for w in at.warning)
+    notes = " ".join(page_checks.notes(at))
     assert "nonsense" in notes and "λ₁" in notes

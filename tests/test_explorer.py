@@ -11,9 +11,11 @@ import page_checks
 from landscapes import LANDSCAPES, get_landscape
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectories
 from page_checks import check_page, trace_names
-from ui import explorer
+from ui import explorer, lessons
 from ui.controls import slider_grid
-from ui.presets import PRESETS
+from ui.viewstate import lesson_state
+
+LESSONS = lessons.load(explorer.PAGE, explorer.declare).lessons
 
 PAGE = "pages/explorer.py"
 
@@ -30,61 +32,65 @@ def landscape_traces(at) -> set[str]:
     return trace_names(explorer_check(at, charts=2)[0])
 
 
-def legend_parts(preset: dict):
-    """What each run's legend entry must say: its optimizer's title, and the preset's own α where it sets one."""
-    for name, settings in preset["runs"]:
-        alpha = settings.get("learning_rate")
-        yield OPTIMIZERS[name].title, None if alpha is None else f"α={alpha:g}"
+def lesson_settings(name: str) -> explorer.Settings:
+    return explorer.settings_of(lesson_state(explorer.declare, {n: l.view for n, l in LESSONS.items()}, name))
+
+
+def legend_parts(name: str):
+    """What each run's legend entry must say: its optimizer's title, and the lesson's own α where it sets one."""
+    for run in lesson_settings(name).runs:
+        alpha = LESSONS[name].view.view.get(f"run{run.slot}.learning_rate")
+        yield OPTIMIZERS[run.optimizer].title, None if alpha is None else f"α={float(alpha[0]):g}"
 
 
 # --- the phenomena, computed with the library alone ------------------------------
-def preset_runs(preset: dict):
-    """Each run of a preset straight from ``landscapes`` and ``optimizers``: (params, excess loss), seeds first."""
-    landscape = get_landscape(preset["landscape"], **preset["landscape_params"])
-    stochastic = landscape.is_stochastic
-    seeds = np.arange(preset.get("seeds", 8) if stochastic else 1)
-    x0 = np.asarray(preset.get("start") or landscape.default_start, np.float32)
-    runs = []
-    for name, settings in preset["runs"]:
-        traj = run_trajectories(landscape, get_optimizer(name, **settings), x0, seeds, preset["steps"])
-        runs.append((traj, np.asarray(traj.loss, np.float64) - landscape.minimum_loss))
+def lesson_runs(name: str) -> dict:
+    """Each run of a lesson straight from ``landscapes`` and ``optimizers``, by run number: (trajectories,
+    excess loss), seeds first."""
+    settings = lesson_settings(name)
+    landscape = get_landscape(settings.landscape, gradient_noise=settings.gradient_noise, **dict(settings.landscape_parameters))
+    seeds = settings.seed + np.arange(settings.seeds)
+    x0 = np.asarray(settings.start, np.float32)
+    runs = {}
+    for run in settings.runs:
+        traj = run_trajectories(landscape, get_optimizer(run.optimizer, **dict(run.settings)), x0, seeds, settings.steps)
+        runs[run.slot] = (traj, np.asarray(traj.loss, np.float64) - landscape.minimum_loss)
     return runs
 
 
-def check_expectation(runs, expectation):
-    kind, i, *rest = expectation
-    traj, excess = runs[i]
+def check_claim(runs: dict, claim: dict):
+    traj, excess = runs[claim["run"]]
+    kind = claim["claim"]
     if kind == "diverges":
         assert any(step is not None for step in traj.diverged_at)
     elif kind == "converges":
-        assert excess[:, -1].mean() <= rest[0]
+        assert excess[:, -1].mean() <= claim["tolerance"]
     elif kind == "ends_near":
-        point, tol = rest
-        assert np.linalg.norm(traj.params[:, -1, :2].mean(axis=0) - point) <= tol
+        assert np.linalg.norm(traj.params[:, -1, :2].mean(axis=0) - claim["point"]) <= claim["tolerance"]
     elif kind == "faster":
-        assert excess[:, -1].mean() < 0.1 * runs[rest[0]][1][:, -1].mean()
+        assert excess[:, -1].mean() < 0.1 * runs[claim["than"]][1][:, -1].mean()
     elif kind == "lower_at":
-        j, step = rest
-        assert excess[:, step].mean() < runs[j][1][:, step].mean()
+        step = claim["step"]
+        assert excess[:, step].mean() < runs[claim["than"]][1][:, step].mean()
     elif kind == "overshoots":
         assert (traj.loss.max(axis=1) >= 10 * traj.loss[:, :1].max(axis=1)).any()
     elif kind == "never_above_start":
         assert (np.nan_to_num(traj.loss, nan=np.inf) <= traj.loss[:, :1] * (1 + 1e-6)).all()
     else:
-        raise AssertionError(f"unknown expectation {kind}")
+        raise AssertionError(f"unknown claim {kind}")
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_preset_shows_its_phenomenon(name):
-    runs = preset_runs(PRESETS[name])
-    for expectation in PRESETS[name]["expect"]:
-        check_expectation(runs, expectation)
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_shows_its_phenomenon(name):
+    runs = lesson_runs(name)
+    for claim in LESSONS[name].claims:
+        check_claim(runs, claim)
 
 
-def test_there_are_at_least_six_lessons_with_a_clear_text():
-    assert len(PRESETS) >= 6
-    for preset in PRESETS.values():
-        assert preset["title"] and len(preset["lesson"]) > 100 and preset["expect"]
+def test_there_are_at_least_six_lessons_with_a_clear_text_and_tested_claims():
+    assert len(LESSONS) >= 6
+    for lesson in LESSONS.values():
+        assert lesson.view.title and len(lesson.view.text) > 100 and lesson.claims
 
 
 # --- the page ----------------------------------------------------------------------
@@ -101,21 +107,24 @@ def test_defaults_draw_the_landscape_the_loss_curves_and_the_table():
     assert len(at.expander) >= len(defaults)  # an explanation per optimizer
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_each_preset_link_draws_its_runs(name):
-    preset = PRESETS[name]
+@pytest.mark.parametrize("name", LESSONS)
+def test_each_lesson_link_draws_its_runs(name):
+    lesson = LESSONS[name]
     at = open_explorer({"preset": name})
-    assert any(preset["title"] in info.value for info in at.info)
+    assert any(lesson.view.title in info.value for info in at.info)
+    assert not at.warning
     traces = landscape_traces(at)
-    for title, alpha in legend_parts(preset):
+    for title, alpha in legend_parts(name):
         assert any(t.startswith(title) and (alpha is None or alpha in t.split()) for t in traces), (title, alpha, traces)
-    assert at.selectbox(key="landscape").value == preset["landscape"]
-    for slot, (optimizer, settings) in enumerate(preset["runs"], start=1):
-        assert at.selectbox(key=f"run{slot}").value == optimizer
-        for key, value in settings.items():
-            widget = at.checkbox(key=f"run{slot}.{key}") if isinstance(value, bool) else at.select_slider(key=f"run{slot}.{key}")
-            assert widget.value == pytest.approx(value)
-    if "diverges" in {e[0] for e in preset["expect"]}:
+    settings = lesson_settings(name)
+    assert at.selectbox(key="landscape").value == settings.landscape
+    for run in settings.runs:
+        assert at.selectbox(key=f"run{run.slot}").value == run.optimizer
+        for key, value in run.settings:
+            find = at.checkbox if isinstance(value, bool) else at.selectbox if key == "line_search" else at.select_slider
+            assert find(key=f"run{run.slot}.{key}").value == pytest.approx(value)
+    assert len(at.table[0].value) == len(settings.runs)
+    if "diverges" in {claim["claim"] for claim in lesson.claims}:
         assert any(row.startswith("at step") or "of" in row for row in at.table[0].value["diverged"])
 
 
@@ -129,8 +138,9 @@ def test_picking_a_lesson_in_the_sidebar_sets_it_up():
 
 def test_a_copied_link_reopens_the_same_view():
     at = open_explorer({"preset": "damping"})
-    link = {key: at.query_params[key] for key in at.query_params}
-    assert "preset" not in link and link["landscape"] == LANDSCAPES["rosenbrock"].title
+    at.select_slider(key="run3.damping").set_value(3.0).run()
+    link = page_checks.link(at)
+    assert link == {"lesson": ["damping"], "run3.damping": ["3"]}
     again = open_explorer(link)
     assert not again.warning
     first, second = explorer_check(at, charts=2), explorer_check(again, charts=2)
@@ -159,7 +169,7 @@ def test_bad_link_values_fall_back_to_defaults_with_a_note():
         "steps": "-3", "view3d": "maybe", "x0": "nan", "unknown": "1",
     })  # fmt: skip
     explorer_check(at, charts=2)
-    notes = " ".join(w.value for w in at.warning)
+    notes = " ".join(page_checks.notes(at))
     for fragment in ("volcano", "sgd-ultra", "fast", "steps=-3", "maybe", "unknown"):
         assert fragment in notes, fragment
     assert at.selectbox(key="landscape").value == "quadratic"
@@ -169,7 +179,7 @@ def test_bad_link_values_fall_back_to_defaults_with_a_note():
 def test_unknown_preset_is_named_in_a_note():
     at = open_explorer({"preset": "nonsense"})
     explorer_check(at, charts=2)
-    assert any("nonsense" in w.value for w in at.warning)
+    assert any("nonsense" in note for note in page_checks.notes(at))
 
 
 def test_gauss_newton_on_a_landscape_without_residuals_says_so():
@@ -204,7 +214,7 @@ def test_every_slider_at_its_extremes(group, end):
         query["seeds"] = str(explorer.SEEDS.high)
     at = open_explorer(query)
     explorer_check(at, charts=2)
-    notes = [w.value for w in at.warning]
+    notes = page_checks.notes(at)
     assert not any("was ignored" in n for n in notes), notes  # every extreme is a valid value
     assert len(at.table[0].value) + len(notes) >= len(optimizers)
 
@@ -213,3 +223,16 @@ def test_three_d_view_and_extreme_quadratic():
     at = open_explorer({"view3d": "true", "condition_number": "10000", "angle": "3.1416", "run4": "newton"})
     specs = explorer_check(at, charts=2)
     assert specs[0]["data"][0]["type"] == "surface"
+
+
+def test_home_opens_a_lesson_link_on_its_page_and_lists_every_page_lessons():
+    at = page_checks.open_page("pages/home.py")
+    links = [link.label for link in at.get("page_link")]
+    for page in ("explorer", "eigenspace", "scale_up"):
+        for lesson in lessons.load(page).lessons.values():
+            assert lesson.view.title in links
+    at = page_checks.open_page("pages/home.py", {"preset": "zigzag"})
+    assert any(LESSONS["zigzag"].view.title in info.value for info in at.info)  # now on the explorer
+    at = page_checks.open_page("pages/home.py", {"preset": "nonsense", "foo": "bar"})
+    notes = " ".join(page_checks.notes(at))
+    assert "preset=nonsense" in notes and "foo=bar" in notes

@@ -26,8 +26,8 @@ from scaleup import (
     train,
 )
 from scaleup.explanations import COST_PER_STEP
-from scaleup.presets import PRESETS
 from scaleup.training import BLOW_UP, Model, init_state, minibatch, step_extras
+from ui import lessons, scale_up
 
 STEPS, CHUNK = 100, 5  # the page's chunk for 100 steps, so its test reuses these compilations
 CONTENDERS = {name: {} for name in OPTIMIZERS} | {"mlbfgs block-diagonal": dict(block_diagonal=True)}
@@ -181,7 +181,7 @@ def test_page_runs_a_small_configuration(runs):
     at.query_params["adam.learning_rate"] = "99"  # out of range: a fall-back note, not an error
     at.run()
     assert not at.exception
-    assert any("adam.learning_rate=99" in w.value for w in at.warning)
+    assert any("adam.learning_rate=99" in note for note in page_checks.notes(at))
     assert "114 parameters" in " ".join(m.value for m in at.markdown)
     at.button(key="train").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -210,23 +210,30 @@ def open_page(query: dict) -> AppTest:
     return at
 
 
-def assert_shows_lesson(at: AppTest, preset: dict):
-    assert any(preset["lesson"] in box.value for box in at.info)
-    assert at.multiselect(key="opt").value == preset["opt"]
-    assert at.select_slider(key="width").value == preset["width"]
-    assert at.select_slider(key="depth").value == preset["depth"]
-    for optimizer, settings in preset.get("settings", {}).items():
-        for key, value in settings.items():
-            assert at.select_slider(key=f"{optimizer}.{key}").value == value
+LESSONS = lessons.load(scale_up.PAGE, scale_up.declare).lessons
+
+
+def assert_shows_lesson(at: AppTest, name: str):
+    lesson = LESSONS[name]
+    assert any(lesson.view.text in box.value for box in at.info)
+    view = lesson.view.view
+    assert at.multiselect(key="opt").value == list(view["opt"])
+    for key in ("width", "depth"):
+        if key in view:
+            assert at.select_slider(key=key).value == int(view[key][0])
+    for key, texts in view.items():
+        if "." in key:
+            assert at.select_slider(key=key).value == float(texts[0])
     assert not any("unavailable" in w.value for w in at.warning)  # a lesson never picks a refused optimizer
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_a_preset_link_sets_the_controls_and_shows_its_lesson(name):
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_a_lesson_link_sets_the_controls_and_shows_its_lesson(name):
     at = open_page({"preset": name})
-    assert_shows_lesson(at, PRESETS[name])
-    assert "preset" not in at.query_params
-    assert_shows_lesson(open_page(dict(at.query_params)), PRESETS[name])  # the rewritten link reopens the lesson
+    assert_shows_lesson(at, name)
+    link = page_checks.link(at)
+    assert link == {"lesson": [name]}
+    assert_shows_lesson(open_page(link), name)  # the rewritten link reopens the lesson
 
 
 def test_an_unknown_preset_is_a_note_not_an_error():
@@ -234,14 +241,15 @@ def test_an_unknown_preset_is_a_note_not_an_error():
     at.query_params["preset"] = "no_such_lesson"
     at.run()
     assert not at.exception
-    assert any("preset=no_such_lesson" in w.value for w in at.warning)
+    assert any("preset=no_such_lesson" in note for note in page_checks.notes(at))
 
 
 def test_newton_lesson_states_the_parameter_count_of_its_network():
-    preset = PRESETS["newton"]
+    view = LESSONS["newton"].view
     # 2 inputs, two hidden layers of 8, 2 classes: (2·8 + 8) + (8·8 + 8) + (8·2 + 2) = 114
-    assert model_for(TASKS["spirals"], width=preset["width"], depth=preset["depth"]).parameter_count == 114
-    assert "114" in preset["lesson"] and f"{NEWTON_MAX_PARAMETERS:,}" in preset["lesson"]
+    width, depth = int(view.view["width"][0]), int(view.view["depth"][0])
+    assert model_for(TASKS["spirals"], width=width, depth=depth).parameter_count == 114
+    assert "114" in view.text and f"{NEWTON_MAX_PARAMETERS:,}" in view.text
 
 
 def test_every_optimizer_has_its_cost_per_step_explained():
@@ -256,4 +264,4 @@ def test_a_bad_link_value_is_a_note_not_a_traceback(key, value):
     at.query_params[key] = value
     at.run()
     assert not at.exception
-    assert any(f"`{key}={value}`" in w.value for w in at.warning)
+    assert any(f"{key}={value}" in note for note in page_checks.notes(at))

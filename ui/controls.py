@@ -1,18 +1,16 @@
-"""Widgets whose values live in the URL, built from ``Parameter`` specs.
+"""The widgets of a page's view state (``ui.viewstate``), and the link that follows them.
 
-Every control is bound to a query parameter (``bind="query-params"``, the key
-is the parameter's name), so a copied link reopens the same view. Before a
-widget reads its URL value we check it ourselves:
-
-* malformed or out of range: a note for the page to show (``show_url_notes``),
-  the parameter is dropped from the URL and the widget is left unbound for
-  this one run, so it starts at its default instead of a clamped value;
-* valid but not spelled the way the widget writes it (``0.10``, ``newton``
-  for "Newton"): the value goes in through ``st.session_state`` instead;
-* valid and canonical: Streamlit seeds the widget from the URL itself.
+A page calls ``open_view(page, declare)`` before its first control. That
+reads the link when it is new to this session (a shared link, a lesson
+picked, a page opened from Home), or else takes the values the widgets hold;
+either way the result is one whole, valid state, and the address bar is set
+to that state's canonical link, so a copied link reopens exactly what is
+shown. ``widget(view, key)`` then draws a control of that state, anywhere on
+the page. Widgets are not bound to the URL by Streamlit: one
+mechanism reads and writes every link.
 
 Sliders are ``select_slider``s over a fixed grid of round numbers (a log grid
-where ``Parameter.log``), so URL values are short and exact; a valid value
+where ``Parameter.log``), so link values are short and exact; a valid value
 off the grid is added to the options rather than rounded.
 """
 
@@ -20,53 +18,29 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, Mapping, Sequence
+import re
+from typing import Any, NamedTuple
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from parameters import Parameter
+from ui import lessons as lesson_files
+from ui import shell, viewstate
+from ui.optimizer_fields import PRIMARY
+from ui.viewstate import LESSON, NO_LESSON, Choice, Field, Multi, Note, Number, Toggle, format_number
 
-BIND = "query-params"
-_NOTES = "_url_notes"
-_KEYS = "_url_keys"
+__all__ = ["format_number", "slider_grid", "open_view", "widget", "show_notes", "show_lesson", "NO_LESSON"]
 
 # Two significant figures, 24 per decade (the E24 series): holds 1.6, 2.4, 0.05, 20, ...
 E24 = (1.0, 1.1, 1.2, 1.3, 1.5, 1.6, 1.8, 2.0, 2.2, 2.4, 2.7, 3.0,
        3.3, 3.6, 3.9, 4.3, 4.7, 5.1, 5.6, 6.2, 6.8, 7.5, 8.2, 9.1)  # fmt: skip
 ROUND_INTEGERS = (1, 1.5, 2, 3, 5, 7.5)  # per decade, for integer log sliders (steps, batch size)
 LINEAR_POINTS = 150  # about this many positions on a linear slider
+MARKDOWN_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+WORD_JOINER = "\u2060"  # invisible, and no part of an address
 
 
-# --- notes about the URL -----------------------------------------------------
-def begin_page():
-    """Forget the notes and controls of the previous run; call once at the top of a page."""
-    st.session_state[_NOTES] = []
-    st.session_state[_KEYS] = set()
-
-
-def end_controls():
-    """After the last control: a link's parameters that no control of this view reads get a note."""
-    for key in sorted(set(st.query_params) - st.session_state.get(_KEYS, set())):
-        note(f"The link's `{key}={st.query_params[key]}` does not apply to this view and was ignored.")
-        _drop_from_url(key)
-
-
-def note(message: str):
-    st.session_state.setdefault(_NOTES, []).append(message)
-
-
-def show_url_notes(where=st):
-    for message in st.session_state.get(_NOTES, []):
-        where.warning(message, icon="🔗")
-
-
-# --- number formats ----------------------------------------------------------
-def format_number(value: float, integer: bool = False) -> str:
-    """How a slider value is written in the URL and on the slider."""
-    return str(int(value)) if integer else f"{float(value):.6g}"
-
-
+# --- number grids ------------------------------------------------------------
 def _nice_step(span: float, points: int) -> float:
     raw = span / points
     power = 10.0 ** math.floor(math.log10(raw))
@@ -97,259 +71,202 @@ def slider_grid(spec: Parameter) -> list[float | int]:
     return sorted({cast(v) for v in values})
 
 
-# --- URL checks --------------------------------------------------------------
-def _url_value(key: str) -> str | None:
-    return st.query_params[key] if key in st.query_params else None
+# --- plain text ----------------------------------------------------------------------
+def plain_markdown(text: str) -> str:
+    """``text`` escaped so that Markdown shows it as it is: no emphasis, link, image, code, icon or formula.
+
+    Every ASCII punctuation mark gets a backslash. GitHub-flavoured Markdown also turns bare addresses
+    (``https://…``, ``www.…``, ``a@b.c``) into links after escapes are read, so an invisible word
+    joiner breaks each of those patterns."""
+    text = re.sub(r"(:)(//)|(www)(\.)|()(@)", lambda m: WORD_JOINER.join(g for g in m.groups() if g is not None), text,
+                  flags=re.IGNORECASE)  # fmt: skip
+    return "".join("\\" + c if c in MARKDOWN_PUNCTUATION else c for c in text)
 
 
-def _drop_from_url(key: str):
-    try:
-        del st.query_params[key]
-    except StreamlitAPIException:  # bound by an earlier run: unbinding it this run clears it
-        pass
+# --- the view of a page ---------------------------------------------------------------
+class PageView(NamedTuple):
+    page: str
+    declare: viewstate.Declare
+    loaded: lesson_files.Loaded
+    state: dict
+    fields: dict[str, Field]
+    notes: list[Note]
+
+    @property
+    def lessons(self) -> dict[str, viewstate.LessonView]:
+        return self.loaded.views
+
+    @property
+    def lesson(self) -> viewstate.LessonView | None:
+        return self.lessons.get(self.state[LESSON])
+
+    def __getitem__(self, key: str):
+        return self.state[key]
 
 
-def bind_checked(
-    key: str,
-    parse: Callable[[str], Any],
-    canonical: Callable[[str, Any], bool],
-    default_text: str,
-) -> str | None:
-    """Check ``key``'s URL value before its widget reads it; the ``bind`` to use this run.
-
-    ``parse`` turns the URL text into a valid value or raises ``ValueError``;
-    ``canonical(text, value)`` says whether the widget itself would read that text.
-    """
-    st.session_state.setdefault(_KEYS, set()).add(key)
-    raw = _url_value(key)
-    if raw is None:
-        return BIND
-    try:
-        value = parse(raw)
-    except ValueError as error:
-        note(f"The link's `{key}={raw}` was ignored: {error}. Using the default, {default_text}.")
-        _drop_from_url(key)
-        return None  # unbound for this run, so the widget starts at its default
-    if canonical(raw, value):
-        return BIND
-    st.session_state[key] = value  # a valid value in another spelling
-    _drop_from_url(key)
-    return None
+def _keys(page: str) -> tuple[str, str, str, str]:
+    return f"_view.{page}.state", f"_view.{page}.query", f"_view.{page}.reload", f"_view.{page}.widgets"
 
 
-def _check_parameter(key: str, spec: Parameter, value_check=None) -> Callable[[str], Any]:
-    def parse(raw: str):
-        value = spec.check(key, raw)
-        if value_check:
-            value_check(value)
-        return value
-
-    return parse
+def _current_query() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in st.query_params}
 
 
-def _valid_state(key: str, spec: Parameter):
-    """The widget's value from an earlier run, if it suits ``spec`` (a key may change its spec)."""
-    if key not in st.session_state:
-        return None
-    try:
-        return spec.check(key, st.session_state[key])
-    except ValueError:
-        del st.session_state[key]
-        return None
+def open_view(page: str, declare: viewstate.Declare) -> PageView:
+    """This run's state of ``page``: from the link if it is new here, else from the widgets."""
+    state_key, query_key, reload_key, widgets_key = _keys(page)
+    loaded = lesson_files.load(page, declare)
+    session = st.session_state
+    query = _current_query()
+    pending = session.pop(reload_key, None)
+    notes: list[Note] = []
+    returning = not query and state_key in session  # back from another page, whose links drop the query
+    if pending is not None or (query != session.get(query_key) and not returning):
+        reading = viewstate.read(declare, pending if pending is not None else query, loaded.views)
+        state, notes = reading.state, reading.notes
+        for key in session.get(widgets_key, ()):  # a new view: no widget keeps an older value
+            session.pop(key, None)
+    else:
+        stored = session.get(state_key, {})
+        state = viewstate.settled(declare, {**stored, **_widget_values(session, stored)}, loaded.views)
+    fields = {LESSON: viewstate.lesson_field(loaded.views), **viewstate.fields_of(declare, state)}
+    for key, field in fields.items():
+        shown = session.get(key)
+        if key not in session or (tuple(shown) if isinstance(shown, list) else shown) != state[key]:
+            session[key] = list(state[key]) if isinstance(field, Multi) else state[key]
+    session[widgets_key] = set(session.get(widgets_key, set())) | set(fields)
+    session[state_key] = state
+    view = PageView(page, declare, loaded, state, fields, notes)
+    _write_link(view)
+    return view
 
 
-# --- widgets -----------------------------------------------------------------
-def parameter_slider(
-    key: str,
-    spec: Parameter,
-    *,
-    label: str | None = None,
-    help: str | None = None,
-    where=st,
-    on_change: Callable | None = None,
-) -> float | int:
-    """A slider over ``slider_grid(spec)``, bound to the URL parameter ``key``."""
-    grid = slider_grid(spec)
-    parse = _check_parameter(key, spec)
-    bind = bind_checked(
-        key,
-        parse,
-        canonical=lambda raw, value: raw == format_number(value, spec.integer),
-        default_text=format_number(spec.default, spec.integer),
-    )
-    current = _valid_state(key, spec)
-    if current is None and bind and _url_value(key) is not None:
-        current = parse(_url_value(key))
-    if current is not None and current not in grid:  # a valid value off the grid
-        grid = sorted({*grid, current})
-    scale = "log scale" if len(grid) > 2 and spec.log else None
-    return where.select_slider(
-        label or spec.label or key,
-        options=grid,
-        value=spec.default,
-        format_func=functools.partial(format_number, integer=spec.integer),
-        key=key,
-        bind=bind,
-        on_change=on_change,
-        help=help or ", ".join(filter(None, [f"{format_number(spec.low)} to {format_number(spec.high)}", scale])),
-    )
+def _widget_values(session, stored: dict) -> dict:
+    values = {}
+    for key in stored:
+        if key in session:
+            value = session[key]
+            values[key] = tuple(value) if isinstance(value, list) else value
+    return values
 
 
-def choice(
-    key: str,
-    options: Sequence[str],
-    titles: Mapping[str, str],
-    *,
-    label: str,
-    default: str,
-    where=st,
-    on_change: Callable | None = None,
-    help: str | None = None,
-) -> str:
-    """A selectbox over ``options`` shown (and written in the URL) by their titles; names also accepted."""
-    by_title = {titles[o]: o for o in options}
-
-    def parse(raw: str) -> str:
-        if raw in by_title:
-            return by_title[raw]
-        if raw in options:
-            return raw
-        raise ValueError(f"unknown {label.lower()}; choose one of {', '.join(by_title)}")
-
-    bind = bind_checked(key, parse, lambda raw, value: raw in by_title, titles[default])
-    return where.selectbox(
-        label,
-        options,
-        index=list(options).index(default),
-        format_func=titles.__getitem__,
-        key=key,
-        bind=bind,
-        on_change=on_change,
-        help=help,
-    )
+def _reset(page: str, field: Field):
+    """After ``field`` changed: the values that depend on it start afresh."""
+    state_key, _, _, _ = _keys(page)
+    stored = st.session_state.get(state_key, {})
+    for key in [k for k in stored if k != field.key and field.resets(k)]:
+        stored.pop(key, None)
+        st.session_state.pop(key, None)
+    if field.key in st.session_state:
+        stored[field.key] = st.session_state[field.key]
 
 
-def multichoice(
-    key: str,
-    options: Sequence,
-    titles: Mapping,
-    *,
-    label: str,
-    default: Sequence,
-    where=st,
-    max_selections: int | None = None,
-    help: str | None = None,
-) -> list:
-    """A multiselect over ``options``, in the URL as one repeated ``key`` per choice, by title; names also accepted."""
-    by_title = {titles[o]: o for o in options}
-    listed = [text for text in st.query_params.get_all(key) if text]  # an empty ``key=`` chooses none
-
-    def parse(_last: str) -> list:  # every repeated value, not only the last that bind_checked reads
-        unknown = [text for text in listed if text not in by_title and text not in options]
-        if unknown:
-            raise ValueError(f"{', '.join(unknown)} is not among {', '.join(map(str, by_title))}")
-        if max_selections and len(listed) > max_selections:
-            raise ValueError(f"choose at most {max_selections}")
-        return list(dict.fromkeys(by_title.get(text, text) for text in listed))
-
-    default_text = ", ".join(str(titles[o]) for o in default) or "none"
-    bind = bind_checked(key, parse, lambda raw, value: all(text in by_title for text in listed), default_text)
-    if key in st.session_state and not set(st.session_state[key]) <= set(options):
-        del st.session_state[key]  # the options changed (a smaller problem): start from the default
-    return where.multiselect(
-        label, options, default=list(default), format_func=titles.__getitem__, key=key, bind=bind,
-        max_selections=max_selections, help=help,
-    )  # fmt: skip
+def forget(page: str, keys):
+    """Let ``keys`` take what the view implies for them again (in a callback)."""
+    stored = st.session_state.get(_keys(page)[0], {})
+    for key in keys:
+        stored.pop(key, None)
+        st.session_state.pop(key, None)
 
 
-def toggle(key: str, *, label: str, default: bool = False, where=st, help: str | None = None) -> bool:
-    def parse(raw: str) -> bool:
-        text = raw.strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("false", "0", "no", "off"):
-            return False
-        raise ValueError("it must be true or false")
-
-    bind = bind_checked(key, parse, lambda raw, value: raw.lower() in ("true", "false"), str(default).lower())
-    return where.checkbox(label, value=default, key=key, bind=bind, help=help)
+def _pick_lesson(page: str):
+    name = st.session_state[LESSON]
+    if name != NO_LESSON:
+        st.session_state[_keys(page)[2]] = {LESSON: [name]}
 
 
-def number(
-    key: str,
-    spec: Parameter,
-    *,
-    label: str | None = None,
-    where=st,
-    help: str | None = None,
-    step: float | None = None,
-) -> float | int:
-    """A number box bound to the URL; the range of ``spec`` is checked on the link, not on typing."""
+def is_hidden(view: PageView, key: str) -> bool:
+    return shell.is_embedded() and viewstate.is_hidden(key, view.state[viewstate.HIDE])
 
-    def canonical(raw: str, value) -> bool:
-        return not spec.integer or raw.strip().lstrip("-").isdigit()
 
-    bind = bind_checked(key, _check_parameter(key, spec), canonical, format_number(spec.default, spec.integer))
-    if spec.integer:
+def widget(view: PageView, key: str, *, where=st, label: str | None = None, help: str | None = None) -> Any:
+    """Draw the control ``key`` of ``view`` (unless an embed hides it); its value."""
+    field = view.fields[key]
+    if is_hidden(view, key):
+        return view.state[key]
+    on_change = functools.partial(_reset, view.page, field) if field.resets else None
+    if key == LESSON:
+        on_change = functools.partial(_pick_lesson, view.page)
+    label = label or field.label
+    help = help or field.help
+    if isinstance(field, Number):
+        value = _number_widget(field, view.state[key], where, label, help, on_change)
+    elif isinstance(field, Multi):
+        value = tuple(where.multiselect(
+            label, field.options, format_func=field.title, key=key, max_selections=field.max_selections, help=help,
+            on_change=on_change,
+        ))  # fmt: skip
+    elif isinstance(field, Choice):
+        value = where.selectbox(label, field.options, format_func=field.title, key=key, help=help, on_change=on_change)
+    elif isinstance(field, Toggle):
+        value = where.checkbox(label, key=key, help=help, on_change=on_change)
+    else:
+        raise TypeError(f"no widget for {type(field).__name__}")
+    return value
+
+
+def setting_widgets(view: PageView, prefix: str, where):
+    """An optimizer's settings (``<prefix>.<name>``): the main ones at once, the rest in an expander."""
+    more = None
+    for key in [k for k in view.fields if k.startswith(prefix + ".")]:
+        primary = key.split(".", 1)[1] in PRIMARY
+        if not primary and not is_hidden(view, key):
+            more = more or where.expander("more settings")
+        widget(view, key, where=where if primary else more)
+
+
+def _number_widget(field: Number, value, where, label, help, on_change):
+    spec = field.spec
+    if field.box:
+        cast = int if spec.integer else float
         return where.number_input(
-            label or spec.label or key, value=int(spec.default), min_value=int(spec.low), max_value=int(spec.high),
-            step=1, key=key, bind=bind, help=help,
+            label, min_value=cast(spec.low), max_value=cast(spec.high), step=field.step or (1 if spec.integer else None),
+            format=None if spec.integer else "%.3f", key=field.key, help=help, on_change=on_change,
         )  # fmt: skip
-    return where.number_input(
-        label or spec.label or key, value=float(spec.default), step=step, format="%.3f", key=key, bind=bind, help=help
-    )
-
-
-# --- lessons -----------------------------------------------------------------
-NO_LESSON = "none"
-
-
-def lesson_picker(
-    presets: Mapping[str, Mapping],
-    preset_state: Callable[[str], Mapping[str, Any]],
-    *,
-    where=st,
-    help: str | None = None,
-) -> str:
-    """The ``lesson`` selectbox (``NO_LESSON`` at first); picking one sets every control to ``preset_state(name)``."""
-
-    def on_change():
-        if st.session_state["lesson"] in presets:
-            set_state(preset_state(st.session_state["lesson"]))
-
-    titles = {NO_LESSON: "— pick a lesson —", **{name: preset["title"] for name, preset in presets.items()}}
-    return choice(
-        "lesson", [NO_LESSON, *presets], titles, label="Lesson", default=NO_LESSON, where=where, on_change=on_change,
-        help=help,
+    grid = slider_grid(spec)
+    if value not in grid:  # a valid value off the grid
+        grid = sorted({*grid, value})
+    scale = "log scale" if len(grid) > 2 and spec.log else None
+    help = help or ", ".join(filter(None, [f"{format_number(spec.low)} to {format_number(spec.high)}", scale]))
+    return where.select_slider(
+        label, options=grid, format_func=functools.partial(format_number, integer=spec.integer), key=field.key,
+        help=help, on_change=on_change,
     )  # fmt: skip
 
 
-def apply_preset_from_link(
-    presets: Mapping[str, Mapping],
-    preset_state: Callable[[str], Mapping[str, Any]],
-    preset_query: Callable[[str], Mapping[str, str | list[str]]],
-):
-    """``?preset=name``: every control set to ``preset_state(name)``, and the link rewritten as
-    ``preset_query(name)`` (the controls that differ from their defaults); a name that is no lesson
-    gets a note. Call before the first control.
-
-    Widgets given their values through the session state leave them out of the URL on their first
-    run, so the query is written here: a copied link then reopens the same view."""
-    if "preset" not in st.query_params:
-        return
-    name = st.query_params["preset"]
-    del st.query_params["preset"]
-    if name not in presets:
-        note(f"The link's `preset={name}` is not a lesson; choose one of: {', '.join(presets)}.")
-        return
-    set_state(preset_state(name))
-    try:
-        st.query_params.from_dict(preset_query(name))
-    except StreamlitAPIException:  # a control is already bound: the widgets write the URL themselves
-        pass
+def _write_link(view: PageView):
+    """The address bar shows the canonical link of what is shown."""
+    query = viewstate.write(view.declare, view.state, view.lessons)
+    if query != _current_query():
+        st.query_params.from_dict(query)
+    st.session_state[_keys(view.page)[1]] = _current_query()
 
 
-def set_state(values: Mapping[str, Any]):
-    """Set widget values before their widgets are drawn (in a callback or at the top of a run)."""
-    for key, value in values.items():
-        st.session_state[key] = value
+def show_notes(view: PageView, where=st):
+    """What the link asked for and did not get, and the lesson files that could not be read: plain text."""
+    for note in view.notes:
+        where.warning(plain_markdown(note.plain()), icon=":material/link_off:")
+    for problem in view.loaded.problems:
+        where.warning(plain_markdown(problem.plain()), icon=":material/error:")
+
+
+def show_lesson(view: PageView, where=st):
+    lesson = view.lesson
+    if lesson:
+        where.info(f"**{lesson.title}.** {lesson.text}", icon=":material/school:")
+
+
+def save_lesson_button(view: PageView, where=st):
+    """Download the current view as a lesson file, to write its text and drop into ``lessons/<page>/``."""
+    lesson = view.lesson
+    plain = {**view.state, LESSON: NO_LESSON}
+    query = viewstate.write(view.declare, plain, {})
+    query.pop(viewstate.HIDE, None)
+    title = lesson.title if lesson else "A new lesson"
+    text = lesson.text if lesson else "What to look for in this view, and why it happens."
+    where.download_button(
+        "Save this view as a lesson", data=lesson_files.to_toml(view.page, title, text, query, view.state[viewstate.HIDE]),
+        file_name=f"{lesson.name if lesson else 'my_lesson'}.toml", mime="application/toml", on_click="ignore",
+        icon=":material/bookmark_add:", help=f"A lesson file: write its title and text, put it in lessons/{view.page}/, "
+        "and the page lists it (README: Writing a lesson).",
+    )  # fmt: skip

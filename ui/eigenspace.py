@@ -1,11 +1,12 @@
 """The Eigenspace page's controls, computations and views (``pages/eigenspace.py`` puts them together).
 
-URL keys: ``problem``; ``condition_number``, ``angle`` (2-D quadratic);
+The view state (``declare``, read by ``ui.viewstate``) is every key of the
+page's link: ``problem``; ``condition_number``, ``angle`` (2-D quadratic);
 ``dimension``, ``lambda_min``, ``lambda_max`` (n-D spectrum); ``noise_scale``,
 ``batch_size``, ``seed``; ``steps``; ``methods`` (one entry per optimizer)
 with their settings as ``gd.learning_rate``, ``momentum.momentum``, ...;
-``directions`` (n-D); ``effective``; ``lesson``. A link with
-``preset=<name>`` applies a lesson and is then rewritten as those keys.
+``directions`` (n-D); ``effective``; ``lesson`` (``lessons/eigenspace/``)
+and ``hide``.
 
 All mathematics lives in the library: ``optimizers.theory`` (closed forms,
 rates, optimal parameters), ``optimizers.preconditioners`` (each method's P
@@ -30,12 +31,15 @@ from landscapes.local_model import critical_point_model
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
-from ui import controls, eigenspace_plots, plots
+from ui import controls, eigenspace_plots, plots, viewstate
 from ui.chart import chart
 from ui.explanations import look_for
-from ui.explorer import LESSON_HELP, PRIMARY, SWITCHES, _docstring_markdown
+from ui.explorer import _docstring_markdown
+from ui.optimizer_fields import setting_fields
 from ui.runs import Grid, Items, RunResult, _loss_on_grid, items
+from ui.viewstate import Choice, Multi, Number, Toggle
 
+PAGE = "eigenspace"
 PROBLEMS = {
     "quadratic": "2-D quadratic (condition number, angle)",
     "spectrum": "n-D quadratic, log-uniform spectrum",
@@ -71,104 +75,23 @@ COLORS = {
          "#111111", "#7f7f7f", "#ff7f0e", "#9467bd", "#17becf", "#006d2c"),
     )
 }  # fmt: skip
+METHOD_TITLES = {name: info.title for name, info in OPTIMIZERS.items()}
+NOISE_HELP = (
+    "0: the exact quadratic. Above 0: each step sees a minibatch whose minimum is shifted at random "
+    "(Zhang et al., 2019); at the saddle, a random gradient tilt instead."
+)
+EFFECTIVE_HELP = (
+    "Off: P·H with P the method's inverse-curvature model. On: αP·H, which is 1 for the step that lands on the minimum."
+)
 TOLERANCE = 0.1  # "close to Newton": every eigenvalue of P·H within a factor e^0.1 ≈ 1.105 of 1
-
-PRESETS: dict[str, dict] = {
-    "optimal_momentum": dict(
-        title="Optimal momentum: about √κ steps instead of κ",
-        lesson=(
-            "A valley with condition number 100. Both methods sit at their optimal parameters (the gold stars). "
-            "Gradient descent shrinks its slowest direction by (κ − 1)/(κ + 1) ≈ 0.98 per step; momentum, "
-            "critically damped at both ends of the spectrum, by (√κ − 1)/(√κ + 1) ≈ 0.82. The dotted closed forms "
-            "lie on the measured curves."
-        ),
-        state=dict(problem="quadratic", condition_number=100.0, angle=0.5, steps=200, methods=["gd", "momentum"]),
-        optimal=("gd", "momentum"),
-    ),
-    "d2l": dict(
-        title="Too large a step diverges in one direction; momentum copes (d2l.ai)",
-        lesson=(
-            "d2l.ai's L = 0.1x₁² + 2x₂² is this quadratic with κ = 20 scaled by 4, so its α = 0.6 is 2.4 here. "
-            "Along direction 2 (λ = 1), gradient descent multiplies the error by 1 − 2.4 = −1.4 per step and diverges, "
-            "while direction 1 converges. Momentum with β = 0.5 is stable up to αλ < 2 + 2β = 3: both directions shrink."
-        ),
-        state=dict(
-            problem="quadratic", condition_number=20.0, angle=0.0, steps=60, methods=["gd", "momentum"],
-            settings={"gd": {"learning_rate": 2.4}, "momentum": {"learning_rate": 2.4, "momentum": 0.5}},
-        ),  # fmt: skip
-    ),
-    "ringing": dict(
-        title="Complex roots: momentum rings at rate √β",
-        lesson=(
-            "With β = 0.9 every direction with (1 + β − αλ)² < 4β has complex roots: its error oscillates inside an "
-            "envelope shrinking by √β ≈ 0.95 per step, whatever λ. On the heatmap that is the plateau where the "
-            "rate depends on β only. Lower β to the critical value and the ringing stops."
-        ),
-        state=dict(
-            problem="quadratic", condition_number=100.0, angle=0.3, steps=150, methods=["momentum"],
-            settings={"momentum": {"learning_rate": 1.0, "momentum": 0.9}},
-        ),  # fmt: skip
-    ),
-    "curvature": dict(
-        title="How fast each method learns the curvature (n = 20)",
-        lesson=(
-            "A 20-dimensional quadratic with eigenvalues from 0.001 to 1. Newton's P·H is the identity from the "
-            "first step. L-BFGS pulls its eigenvalues towards 1 as its curvature pairs accumulate; mL-BFGS does so "
-            "more slowly (its pairs come every T steps, from moving averages). Adam's diagonal 1/(√v̂ + ε) follows "
-            "gradient sizes, not curvature: its spectrum stays spread over decades."
-        ),
-        state=dict(
-            problem="spectrum", dimension=20, lambda_min=0.001, lambda_max=1.0, steps=200,
-            methods=["adam", "lbfgs", "mlbfgs", "newton"],
-            settings={"lbfgs": {"memory_size": 20}, "mlbfgs": {"pair_interval": 5, "memory_size": 20}},
-        ),  # fmt: skip
-    ),
-    "noise": dict(
-        title="Curvature models under noise: L-BFGS against mL-BFGS",
-        lesson=(
-            "The same 2-D quadratic with minibatch noise (σ = 0.3, batch size 4). Plain L-BFGS builds its pairs "
-            "from differences of noisy gradients: its P·H jumps around, sometimes far from 1. mL-BFGS's moving "
-            "averages filter the noise: its curvature model settles. Gauss–Newton uses exact curvature, so only "
-            "its damping separates it from 1. Set the noise to 0 to compare."
-        ),
-        state=dict(
-            problem="quadratic", condition_number=100.0, angle=0.5, noise_scale=0.3, batch_size=4, steps=300,
-            methods=["lbfgs", "mlbfgs", "damped_ggn"], settings={"mlbfgs": {"pair_interval": 5}},
-        ),  # fmt: skip
-    ),
-    "rosenbrock": dict(
-        title="Rosenbrock's valley, straightened: κ ≈ 2500 at the minimum",
-        lesson=(
-            "The local quadratic model at Rosenbrock's minimum (1, 1) has eigenvalues 0.40 and 1002. At the optimal "
-            "step gradient descent still needs thousands of steps along the valley floor (direction 1); optimal "
-            "momentum about √κ ≈ 50 per decade of error. Newton needs one step."
-        ),
-        state=dict(problem="rosenbrock", steps=400, methods=["gd", "momentum", "newton"]),
-        optimal=("gd", "momentum"),
-    ),
-    "saddle": dict(
-        title="At a saddle: growth along negative curvature, and Newton's P·H = 1",
-        lesson=(
-            "The local model at the saddle of x² + ¼(y² − 1)² has eigenvalues −1 and 2. Along direction 1 (λ = −1) "
-            "gradient descent multiplies the error by 1 + α > 1 for every α: it leaves the saddle, and no "
-            "learning rate makes both directions converge, so the optimal parameters do not exist. Newton's P·H "
-            "is 1 in both directions: it is attracted to the saddle. Saddle-free Newton's is −1 along the negative "
-            "direction: it is repelled."
-        ),
-        state=dict(problem="saddle", steps=30, methods=["gd", "momentum", "newton", "saddle_free_newton"],
-                   settings={"gd": {"learning_rate": 0.3}, "momentum": {"learning_rate": 0.3, "momentum": 0.5},
-                             "saddle_free_newton": {"learning_rate": 0.5}}),  # fmt: skip
-    ),
-}
-
 
 def setting_key(name: str, setting: str) -> str:
     return f"{name}.{setting}"
 
 
 def round_for_url(value: float) -> float:
-    """What ``controls.format_number`` writes: a value set by a button survives a copied link exactly."""
-    return float(controls.format_number(value))
+    """Six significant figures: a value set by a button is short in a link."""
+    return float(f"{value:.6g}")
 
 
 # --- the problem -----------------------------------------------------------------
@@ -272,25 +195,74 @@ def compute(settings: Settings) -> tuple[dict[str, MethodRun], list[str]]:
     return done, problems
 
 
-# --- presets and callbacks ----------------------------------------------------------
-def method_state(name: str, settings: dict | None = None) -> dict:
-    settings = settings or {}
-    info = OPTIMIZERS[name]
-    state = {
-        setting_key(name, k): settings.get(k, PAGE_DEFAULTS.get(name, {}).get(k, spec.default))
-        for k, spec in info.hyperparameters.items()
-    }
-    state |= {setting_key(name, k): bool(settings.get(k, info.options[k].default)) for k in SWITCHES if k in info.options}
-    return state
+# --- the view state ------------------------------------------------------------------
+def problem_specs(problem: str) -> dict[str, Parameter]:
+    if problem == "quadratic":
+        return {"condition_number": CONDITION, "angle": ANGLE}
+    if problem == "spectrum":
+        return {"dimension": DIMENSION, "lambda_min": LAMBDA_MIN, "lambda_max": LAMBDA_MAX}
+    return {}
 
 
-def problem_parameters_state(problem: str, values: dict) -> dict:
-    specs = problem_specs(problem)
-    return {k: values.get(k, spec.default) for k, spec in specs.items()}
+def valid_parameters(problem: str, values: dict) -> tuple[Items, str | None]:
+    """The problem's parameters as used, and a message when they had to be changed (κ above 10⁴)."""
+    if problem == "spectrum":
+        low, high = values["lambda_min"], values["lambda_max"]
+        if low > high or high / low > MAX_CONDITION:
+            fixed = min(max(low, high / MAX_CONDITION), high)
+            message = f"λ₁ = {low:g} with λₙ = {high:g} gives κ outside [1, 10⁴]: using λ₁ = {fixed:.4g}."
+            return items({**values, "lambda_min": fixed}), message
+    return items(values), None
+
+
+def problem_of(view: dict) -> Quadratic:
+    values = {k: view[k] for k in problem_specs(view["problem"])}
+    return build_problem(view["problem"], valid_parameters(view["problem"], values)[0])
+
+
+def step_size_for(quadratic: Quadratic) -> float:
+    """The first-order methods' starting α on a problem: the slider value nearest 1/|λ|max."""
+    lam = eigen_data(quadratic)[0]
+    grid = np.array(controls.slider_grid(OPTIMIZERS["gd"].hyperparameters["learning_rate"]))
+    return float(grid[np.argmin(np.abs(np.log(grid) - np.log(1.0 / np.abs(lam).max())))])
+
+
+def _rescaled_by_problem(key: str) -> bool:
+    name, _, setting = key.partition(".")
+    return name in STEP_SIZED and setting == "learning_rate"
+
+
+def method_fields(name: str, quadratic: Quadratic):
+    defaults = dict(PAGE_DEFAULTS.get(name, {}))
+    if name in STEP_SIZED:
+        defaults["learning_rate"] = step_size_for(quadratic)
+    yield from setting_fields(name, name, defaults, options={"adaptive", "line_search"})
+
+
+def declare(view: dict):
+    """The Eigenspace page's controls in page order; ``view`` holds the values of those before."""
+    yield Choice("problem", "Quadratic", "quadratic", options=tuple(PROBLEMS), titles=PROBLEMS, resets=_rescaled_by_problem)
+    for name, spec in problem_specs(view["problem"]).items():
+        yield Number(name, spec.label or name, spec.default, spec=spec)
+    yield Number("noise_scale", NOISE.label, NOISE.default, spec=NOISE, help=NOISE_HELP)
+    if view["noise_scale"] > 0:
+        yield Number("batch_size", BATCH.label, BATCH.default, spec=BATCH)
+        yield Number("seed", SEED.label, SEED.default, spec=SEED, box=True)
+    yield Number("steps", STEPS.label, STEPS.default, spec=STEPS)
+    yield Multi("methods", "Methods", DEFAULT_METHODS, options=tuple(OPTIMIZERS), titles=METHOD_TITLES)
+    quadratic = problem_of(view)
+    for name in view["methods"]:
+        yield from method_fields(name, quadratic)
+    n = eigen_data(quadratic)[0].size
+    if n > 2:
+        yield Multi("directions", "Eigen-directions to draw", tuple(sorted({0, n // 2, n - 1})), options=tuple(range(n)),
+                    names={i: str(i + 1) for i in range(n)}, max_selections=MAX_DIRECTIONS,
+                    help="Numbered from the smallest eigenvalue (1) to the largest (n).")  # fmt: skip
+    yield Toggle("effective", "Curvature models: include α (the step actually taken)", False, help=EFFECTIVE_HELP)
 
 
 def optimal_state(quadratic: Quadratic, names) -> dict:
-    """Slider values for the closed forms' optimal parameters (GD: α; momentum: α and β)."""
+    """Slider values for the closed forms' optimal parameters (GD: α; momentum: α and β), to 6 figures."""
     lam = eigen_data(quadratic)[0]
     state = {}
     best_gd, best_momentum = theory.optimal_gd(lam), theory.optimal_momentum(lam)
@@ -302,171 +274,58 @@ def optimal_state(quadratic: Quadratic, names) -> dict:
     return state
 
 
-def preset_state(name: str) -> dict:
-    preset = PRESETS[name]
-    given = preset["state"]
-    problem = given["problem"]
-    state = dict(
-        lesson=name, problem=problem, noise_scale=given.get("noise_scale", NOISE.default),
-        batch_size=given.get("batch_size", BATCH.default), seed=given.get("seed", 0), steps=given["steps"],
-        methods=list(given["methods"]), effective=False,
-    )  # fmt: skip
-    state |= problem_parameters_state(problem, given)
-    for method in OPTIMIZERS:
-        state |= method_state(method, given.get("settings", {}).get(method))
-    if preset.get("optimal"):
-        parameters = items({k: state[k] for k in problem_specs(problem)})
-        state |= optimal_state(build_problem(problem, parameters), preset["optimal"])
-    return state
-
-
-def control_default(key: str, state: dict):
-    """The value a control starts at, which its widget leaves out of the URL."""
-    fixed = dict(lesson=controls.NO_LESSON, problem="quadratic", noise_scale=NOISE.default, batch_size=BATCH.default,
-                 seed=SEED.default, steps=STEPS.default, methods=list(DEFAULT_METHODS), effective=False)  # fmt: skip
-    if key in fixed:
-        return fixed[key]
-    if "." in key:
-        return method_state(key.split(".", 1)[0])[key]
-    return problem_specs(state["problem"])[key].default
-
-
-def url_text(key: str, value, state: dict) -> str | list[str]:
-    """How the control ``key`` writes ``value`` in the URL."""
-    by_key = {"lesson": lambda v: PRESETS[v]["title"], "problem": PROBLEMS.__getitem__,
-              "methods": lambda v: [OPTIMIZERS[name].title for name in v]}  # fmt: skip
-    if key in by_key:
-        return by_key[key](value)
-    if isinstance(value, bool):
-        return str(value).lower()
-    specs = dict(noise_scale=NOISE, batch_size=BATCH, seed=SEED, steps=STEPS) | problem_specs(state["problem"])
-    if "." in key:
-        name, setting = key.split(".", 1)
-        specs[key] = OPTIMIZERS[name].hyperparameters[setting]
-    return controls.format_number(value, specs[key].integer)
-
-
-def preset_query(name: str) -> dict[str, str | list[str]]:
-    """The URL of a lesson's view: each control of that view that differs from its default."""
-    state = preset_state(name)
-    shown = [key for key in state if "." not in key or key.split(".")[0] in state["methods"]]
-    return {key: url_text(key, state[key], state) for key in shown if state[key] != control_default(key, state)}
-
-
-def apply_preset_from_link():
-    controls.apply_preset_from_link(PRESETS, preset_state, preset_query)
-
-
-def _current_parameters(problem: str) -> Items:
-    return items({k: st.session_state.get(k, spec.default) for k, spec in problem_specs(problem).items()})
-
-
-def _on_problem_change():
-    """Rescale the first-order methods' α to 1/|λ|max of the new problem (on the sliders' grid)."""
-    problem = st.session_state["problem"]
-    try:
-        lam = eigen_data(build_problem(problem, _current_parameters(problem)))[0]
-    except (KeyError, ValueError):
-        return
-    grid = np.array(controls.slider_grid(OPTIMIZERS["gd"].hyperparameters["learning_rate"]))
-    alpha = float(grid[np.argmin(np.abs(np.log(grid) - np.log(1.0 / np.abs(lam).max())))])
-    controls.set_state({setting_key(name, "learning_rate"): alpha for name in STEP_SIZED})
-
-
-def _on_optimal_gd():
-    problem = st.session_state["problem"]
-    controls.set_state(optimal_state(build_problem(problem, _current_parameters(problem)), ["gd"]))
-
-
-def _on_optimal_momentum():
-    problem = st.session_state["problem"]
-    controls.set_state(optimal_state(build_problem(problem, _current_parameters(problem)), ["momentum"]))
+def _set_optimal(settings: Settings, names):
+    """A button's callback: the sliders move to the optimal parameters."""
+    for key, value in optimal_state(build_problem(settings.problem, settings.parameters), names).items():
+        st.session_state[key] = value
 
 
 # --- the sidebar ----------------------------------------------------------------------
-def problem_specs(problem: str) -> dict[str, Parameter]:
-    if problem == "quadratic":
-        return {"condition_number": CONDITION, "angle": ANGLE}
-    if problem == "spectrum":
-        return {"dimension": DIMENSION, "lambda_min": LAMBDA_MIN, "lambda_max": LAMBDA_MAX}
-    return {}
-
-
-def _problem_controls(where) -> tuple[str, Items]:
-    problem = controls.choice(
-        "problem", list(PROBLEMS), PROBLEMS, label="Quadratic", default="quadratic", where=where,
-        on_change=_on_problem_change,
-    )  # fmt: skip
-    values = {k: controls.parameter_slider(k, spec, where=where) for k, spec in problem_specs(problem).items()}
-    if problem == "spectrum":
-        low, high = values["lambda_min"], values["lambda_max"]
-        if low > high or high / low > MAX_CONDITION:
-            fixed = min(max(low, high / MAX_CONDITION), high)
-            where.warning(
-                f"λ₁ = {low:g} with λₙ = {high:g} gives κ outside [1, 10⁴]: using λ₁ = {fixed:.4g}.",
-                icon=":material/warning:",
-            )
-            values["lambda_min"] = fixed
-    return problem, items(values)
-
-
-def _method_controls(name: str, where) -> Items:
-    info = OPTIMIZERS[name]
+def _method_widgets(view, name: str, where):
     box = where.container(border=True)
-    box.markdown(f"<span style='color:{COLORS[name]}'>●</span> **{info.title}**", unsafe_allow_html=True)
-    values, more = {}, None
-    defaults = PAGE_DEFAULTS.get(name, {})
-    for setting, spec in info.hyperparameters.items():
-        spec = spec._replace(default=defaults.get(setting, spec.default))
-        if setting not in PRIMARY:
-            more = more or box.expander("more settings")
-        target = box if setting in PRIMARY else more
-        values[setting] = controls.parameter_slider(setting_key(name, setting), spec, where=target)
-    for setting, label in SWITCHES.items():
-        if setting in info.options:
-            values[setting] = controls.toggle(
-                setting_key(name, setting), label=label, default=bool(info.options[setting].default), where=box
-            )
-    return items(values)
+    box.markdown(f"<span style='color:{COLORS[name]}'>●</span> **{OPTIMIZERS[name].title}**", unsafe_allow_html=True)
+    controls.setting_widgets(view, name, box)
 
 
-def sidebar_controls() -> Settings:
-    bar = st.sidebar
-    lesson = controls.lesson_picker(PRESETS, preset_state, where=bar, help=LESSON_HELP)
-    bar.subheader("Quadratic")
-    problem, parameters = _problem_controls(bar)
-    noise = controls.parameter_slider(
-        "noise_scale", NOISE, where=bar,
-        help="0: the exact quadratic. Above 0: each step sees a minibatch whose minimum is shifted at random "
-        "(Zhang et al., 2019); at the saddle, a random gradient tilt instead.",
-    )  # fmt: skip
-    batch, seed = BATCH.default, 0
-    if noise > 0:
-        batch = controls.parameter_slider("batch_size", BATCH, where=bar)
-        seed = controls.number("seed", SEED, where=bar)
-    steps = controls.parameter_slider("steps", STEPS, where=bar)
-    bar.subheader("Optimizers")
-    titles = {k: info.title for k, info in OPTIMIZERS.items()}
-    methods = controls.multichoice("methods", list(OPTIMIZERS), titles, label="Methods", default=DEFAULT_METHODS, where=bar)
-    chosen = tuple((name, _method_controls(name, bar)) for name in methods)
+def settings_of(view: dict) -> Settings:
+    """The settings a view state describes (a page's, a lesson's or a link's)."""
+    fields = viewstate.fields_of(declare, view)
+    problem = view["problem"]
+    parameters, _ = valid_parameters(problem, {k: view[k] for k in problem_specs(problem)})
+    noisy = view["noise_scale"] > 0
+    methods = tuple(
+        (name, items({k.split(".", 1)[1]: view[k] for k in fields if k.startswith(name + ".")}))
+        for name in view["methods"]
+    )
     n = eigen_data(build_problem(problem, parameters))[0].size
-    directions = tuple(range(n))
-    if n > 2:
-        default = sorted({0, n // 2, n - 1})
-        directions = tuple(
-            controls.multichoice(
-                "directions", list(range(n)), {i: str(i + 1) for i in range(n)}, label="Eigen-directions to draw",
-                default=default, where=bar, max_selections=MAX_DIRECTIONS,
-                help="Numbered from the smallest eigenvalue (1) to the largest (n).",
-            )
-        )  # fmt: skip
-    effective = controls.toggle(
-        "effective", label="Curvature models: include α (the step actually taken)", where=bar,
-        help="Off: P·H with P the method's inverse-curvature model. On: αP·H, which is 1 for the step that lands "
-        "on the minimum.",
-    )  # fmt: skip
-    return Settings(problem, parameters, float(noise), int(batch), int(seed), int(steps), chosen, directions,
-                    bool(effective), lesson)  # fmt: skip
+    directions = tuple(view["directions"]) if n > 2 else tuple(range(n))
+    return Settings(problem, parameters, float(view["noise_scale"]), int(view["batch_size"]) if noisy else BATCH.default,
+                    int(view["seed"]) if noisy else 0, int(view["steps"]), methods, directions, bool(view["effective"]),
+                    view["lesson"])  # fmt: skip
+
+
+def sidebar_controls(view) -> Settings:
+    bar = st.sidebar
+    controls.widget(view, "lesson", where=bar)
+    bar.subheader("Quadratic")
+    controls.widget(view, "problem", where=bar)
+    for name in problem_specs(view["problem"]):
+        controls.widget(view, name, where=bar)
+    message = valid_parameters(view["problem"], {k: view[k] for k in problem_specs(view["problem"])})[1]
+    if message:
+        bar.warning(message, icon=":material/warning:")
+    for key in ("noise_scale", "batch_size", "seed", "steps"):
+        if key in view.fields:
+            controls.widget(view, key, where=bar)
+    bar.subheader("Optimizers")
+    controls.widget(view, "methods", where=bar)
+    for name in view["methods"]:
+        _method_widgets(view, name, bar)
+    if "directions" in view.fields:
+        controls.widget(view, "directions", where=bar)
+    controls.widget(view, "effective", where=bar)
+    controls.save_lesson_button(view, where=bar)
+    return settings_of(view.state)
 
 
 # --- views --------------------------------------------------------------------------------
@@ -629,7 +488,7 @@ def rate_views(settings: Settings):
             )
             chart(figure, key="gd_rate_plot")
             label = "Set the optimal α" if best_gd is None else f"Set the optimal α = 2/(λ₁ + λₙ) = {best_gd.learning_rate:.4g}"
-            st.button(label, key="optimal_gd", on_click=_on_optimal_gd, disabled=best_gd is None, help=reason,
+            st.button(label, key="optimal_gd", on_click=_set_optimal, args=(settings, ["gd"]), disabled=best_gd is None, help=reason,
                       icon=":material/star:")  # fmt: skip
     if "momentum" in chosen:
         values = dict(chosen["momentum"])
@@ -643,7 +502,8 @@ def rate_views(settings: Settings):
             label = "Set the optimal (α, β)"
             if best_momentum is not None:
                 label += f" = ({best_momentum.learning_rate:.4g}, {best_momentum.momentum:.4g})"
-            st.button(label, key="optimal_momentum", on_click=_on_optimal_momentum, disabled=best_momentum is None,
+            st.button(label, key="optimal_momentum", on_click=_set_optimal,
+                      args=(settings, ["momentum"]), disabled=best_momentum is None,
                       help=reason, icon=":material/star:")  # fmt: skip
     if best_gd is None:
         st.warning("This quadratic has a negative eigenvalue: every rate is above 1 and the optimal parameters do not exist.")
@@ -764,10 +624,9 @@ def explanations(settings: Settings):
 
 
 __all__ = [
-    "PRESETS",
     "PROBLEMS",
     "Settings",
-    "apply_preset_from_link",
+    "declare",
     "build_problem",
     "components_csv",
     "compute",

@@ -1,10 +1,11 @@
-"""The Landscape Explorer's controls and views (``pages/explorer.py`` puts them together).
+"""The Landscape Explorer's view state, controls and views (``pages/explorer.py`` puts them together).
 
-URL keys: ``landscape`` and its parameters by name, ``gradient_noise``; run
-slots ``run1`` … ``run6`` (an optimizer or none) with their settings as
-``run1.learning_rate``, ``run1.adaptive``, ...; ``steps``, ``seed``,
-``seeds`` (noisy runs), ``x0``, ``y0``, ``view3d``, ``lesson``. A link with
-``preset=<name>`` applies a lesson preset and is then rewritten as those keys.
+The view state (``declare``, read by ``ui.viewstate``) is every key of the
+page's link: ``landscape`` and its parameters by name, ``gradient_noise``;
+run slots ``run1`` … ``run6`` (an optimizer or ``none``) with their settings
+as ``run1.learning_rate``, ``run1.adaptive``, ...; ``steps``, ``seed`` and
+``seeds`` (noisy runs), ``x0``, ``y0``, ``view3d``; ``lesson``
+(``lessons/explorer/``) and ``hide``.
 """
 
 from __future__ import annotations
@@ -19,27 +20,28 @@ import streamlit as st
 
 from landscapes import LANDSCAPES
 from landscapes import GRADIENT_NOISE as GRADIENT_NOISE_SPEC
-from optimizers import OPTIMIZERS
+from optimizers import LINE_SEARCHES, OPTIMIZERS
 from parameters import Parameter
-from ui import controls, plots
+from ui import controls, plots, viewstate
 from ui.chart import chart, clicked_point
 from ui.explanations import look_for
-from ui.presets import PRESETS
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, items
+from ui.optimizer_fields import setting_fields
+from ui.viewstate import Choice, Number, Toggle
 
+PAGE = "explorer"
 SLOTS = 6
 NONE = "none"
 DEFAULT_RUNS = ("gd", "momentum", "adam", "lbfgs")
 STEPS = Parameter(300, 10, 2000, log=True, integer=True, label="steps")
 SEED = Parameter(0, 0, 2**31 - 1, integer=True, label="seed")
 SEEDS = Parameter(8, 2, 64, log=True, integer=True, label="noisy runs (seeds)")
-START = Parameter(0.0, -100.0, 100.0)
-PRIMARY = {"learning_rate", "momentum", "b1", "b2", "decay", "damping", "max_learning_rate", "memory_size"}
-PRIMARY |= {"param_decay", "grad_decay", "pair_interval"}
-SWITCHES = {"adaptive": "adaptive damping (Levenberg–Marquardt)"}  # structural options that matter in 2-D
+OPTIONS_SHOWN = {"adaptive", "line_search"}  # the structural options that matter in 2-D
 SYMBOLS = {"learning_rate": "α", "momentum": "β", "damping": "λ", "max_learning_rate": "α_max", "pair_interval": "T"}
 PLOT_KEY = "landscape_plot"
-LESSON_HELP = "Each lesson sets up one phenomenon; every control stays free to move."
+LANDSCAPE_TITLES = {name: info.title for name, info in LANDSCAPES.items()}
+RUN_TITLES = {NONE: "none", **{name: info.title for name, info in OPTIMIZERS.items()}}
+NOISE_HELP = "Adds a random tilt ξᵀθ, ξ ~ N(0, σ²I), to the loss each step: noisy gradients, exact curvature."
 
 
 def slot_key(slot: int) -> str:
@@ -66,6 +68,8 @@ class RunSpec(NamedTuple):
         shown = [f"{SYMBOLS[k]}={controls.format_number(values[k])}" for k in SYMBOLS if k in values]
         if values.get("adaptive"):
             shown.append("adaptive")
+        if values.get("line_search"):
+            shown.append(f"{LINE_SEARCHES[values['line_search']]} line search")
         return " ".join([OPTIMIZERS[self.optimizer].title, *shown])
 
 
@@ -82,96 +86,59 @@ class Settings(NamedTuple):
     lesson: str
 
 
-# --- presets -------------------------------------------------------------------
+# --- the view state ------------------------------------------------------------------
 def default_start(landscape: str) -> tuple[float, float]:
     x, y = build_landscape(landscape, ()).default_start[:2]
     return float(x), float(y)
 
 
-def optimizer_state(slot: int, optimizer: str, settings: dict | None = None) -> dict:
-    """Widget values for one run slot: its optimizer's defaults, overridden by ``settings``."""
-    settings = settings or {}
-    info = OPTIMIZERS[optimizer]
-    state = {setting_key(slot, k): settings.get(k, spec.default) for k, spec in info.hyperparameters.items()}
-    state |= {setting_key(slot, k): bool(settings.get(k, info.options[k].default)) for k in SWITCHES if k in info.options}
-    return state
+def start_ranges(landscape: str) -> list[tuple[float, float]]:
+    """Where a start may lie, per axis: within half the escape radius of the view's centre, so a run
+    that starts there is not counted as diverged before its first step."""
+    info = build_landscape(landscape, ())
+    reach = float(np.floor(info.escape_radius / 2))
+    return [(round((a + b) / 2 - reach), round((a + b) / 2 + reach)) for a, b in info.bounds]
 
 
-def preset_state(name: str) -> dict:
-    """Every control's value for a lesson preset."""
-    preset = PRESETS[name]
-    landscape = preset["landscape"]
-    start = preset.get("start") or default_start(landscape)
-    state = dict(
-        lesson=name, landscape=landscape, gradient_noise=preset.get("gradient_noise", 0.0), steps=preset["steps"],
-        seed=preset.get("seed", 0), seeds=preset.get("seeds", SEEDS.default), x0=start[0], y0=start[1], view3d=False,
-    )  # fmt: skip
-    parameters = LANDSCAPES[landscape].parameters
-    state |= {k: preset["landscape_params"].get(k, spec.default) for k, spec in parameters.items()}
+def _depends_on_landscape(key: str) -> bool:
+    """What starts afresh on a new landscape: the start, and each run's settings (they start at values
+    that work on the landscape)."""
+    return key in ("x0", "y0") or (key.startswith("run") and "." in key)
+
+
+def is_stochastic(view: dict, landscape: str) -> bool:
+    parameters = items({k: view[k] for k in LANDSCAPES[landscape].parameters})
+    return build_landscape(landscape, parameters, view["gradient_noise"]).is_stochastic
+
+
+def declare(view: dict):
+    """The explorer's controls in page order; ``view`` holds the values of those before."""
+    yield Choice("landscape", "Landscape", "quadratic", options=tuple(LANDSCAPES), titles=LANDSCAPE_TITLES,
+                 resets=_depends_on_landscape)  # fmt: skip
+    landscape = view["landscape"]
+    for name, spec in LANDSCAPES[landscape].parameters.items():
+        yield Number(name, spec.label or name, spec.default, spec=spec)
+    yield Number("gradient_noise", GRADIENT_NOISE_SPEC.label, GRADIENT_NOISE_SPEC.default, spec=GRADIENT_NOISE_SPEC,
+                 help=NOISE_HELP)  # fmt: skip
     for slot in range(1, SLOTS + 1):
-        if slot <= len(preset["runs"]):
-            optimizer, settings = preset["runs"][slot - 1]
-            state[slot_key(slot)] = optimizer
-            state |= optimizer_state(slot, optimizer, settings)
-        else:
-            state[slot_key(slot)] = NONE
-    return state
+        prefix = slot_key(slot) + "."
+        yield Choice(slot_key(slot), f"Run {slot}", DEFAULT_RUNS[slot - 1] if slot <= len(DEFAULT_RUNS) else NONE,
+                     options=tuple(RUN_TITLES), titles=RUN_TITLES, resets=lambda key, p=prefix: key.startswith(p))  # fmt: skip
+        if view[slot_key(slot)] != NONE:
+            yield from setting_fields(slot_key(slot), view[slot_key(slot)], options=OPTIONS_SHOWN)
+    yield Number("steps", STEPS.label, STEPS.default, spec=STEPS)
+    if is_stochastic(view, landscape):
+        yield Number("seed", SEED.label, SEED.default, spec=SEED, box=True, help="Seeds seed, seed + 1, … give the noisy runs.")
+        yield Number("seeds", SEEDS.label, SEEDS.default, spec=SEEDS, help="How many seeds to run and draw as a cloud.")
+    starts = zip(("x0", "y0"), ("start x", "start y"), default_start(landscape), start_ranges(landscape))
+    for key, label, value, (low, high) in starts:
+        yield Number(key, label, value, spec=Parameter(value, low, high), box=True, step=0.1)
+    yield Toggle("view3d", "3-D surface view", False)
 
 
-def control_default(key: str, state: dict):
-    """A control's default value (``state`` gives the optimizer of a run slot)."""
-    fixed = dict(lesson=controls.NO_LESSON, landscape="quadratic", gradient_noise=GRADIENT_NOISE_SPEC.default, steps=STEPS.default,
-                 seed=SEED.default, seeds=SEEDS.default, view3d=False)  # fmt: skip
-    if key in fixed:
-        return fixed[key]
-    if key in ("x0", "y0"):
-        return default_start(state["landscape"])[key == "y0"]
-    if key.startswith("run"):
-        slot, _, name = key[3:].partition(".")
-        if not name:
-            return DEFAULT_RUNS[int(slot) - 1] if int(slot) <= len(DEFAULT_RUNS) else NONE
-        info = OPTIMIZERS[state[slot_key(int(slot))]]
-        return {**info.hyperparameters, **info.options}[name].default
-    return LANDSCAPES[state["landscape"]].parameters[key].default
-
-
-def url_text(key: str, value, state: dict) -> str:
-    """How the control ``key`` writes ``value`` in the URL."""
-    if key in ("lesson", "landscape") or (key.startswith("run") and "." not in key):
-        return value if value == NONE else (PRESETS[value]["title"] if key == "lesson" else
-                                            LANDSCAPES[value].title if key == "landscape" else OPTIMIZERS[value].title)
-    if isinstance(value, bool):
-        return str(value).lower()
-    if key in ("x0", "y0", "seed"):
-        return str(value)
-    spec = {"steps": STEPS, "seeds": SEEDS, "gradient_noise": GRADIENT_NOISE_SPEC}.get(key)
-    if key.startswith("run"):
-        slot, _, name = key[3:].partition(".")
-        spec = OPTIMIZERS[state[slot_key(int(slot))]].hyperparameters[name]
-    spec = spec or LANDSCAPES[state["landscape"]].parameters[key]
-    return controls.format_number(value, spec.integer)
-
-
-def preset_query(name: str) -> dict[str, str]:
-    """The URL of a preset's view: each control that differs from its default."""
-    state = preset_state(name)
-    shown = {k: v for k, v in state.items() if not (k.startswith("run") and "." in k and state[k.split(".")[0]] == NONE)}
-    return {k: url_text(k, v, state) for k, v in shown.items() if v != control_default(k, state)}
-
-
-def apply_preset_from_link():
-    controls.apply_preset_from_link(PRESETS, preset_state, preset_query)
-
-
-def _on_landscape_change():
-    """A new landscape, or Reset the start: the start goes back to the landscape's own."""
-    st.session_state["x0"], st.session_state["y0"] = default_start(st.session_state["landscape"])
-
-
-def _on_optimizer_change(slot: int):
-    optimizer = st.session_state[slot_key(slot)]
-    if optimizer != NONE:
-        controls.set_state(optimizer_state(slot, optimizer))
+def _reset_start():
+    """Reset the start: back to the landscape's own."""
+    controls.forget(PAGE, ("x0", "y0"))
 
 
 def _on_plot_click():
@@ -182,85 +149,64 @@ def _on_plot_click():
 
 
 # --- the sidebar -------------------------------------------------------------------
-def _landscape_controls(where) -> tuple[str, Items, float]:
-    titles = {k: info.title for k, info in LANDSCAPES.items()}
-    name = controls.choice(
-        "landscape", list(LANDSCAPES), titles, label="Landscape", default="quadratic", where=where,
-        on_change=_on_landscape_change,
-    )  # fmt: skip
-    where.caption(LANDSCAPES[name].summary)
-    values = {k: controls.parameter_slider(k, spec, where=where) for k, spec in LANDSCAPES[name].parameters.items()}
-    noise = controls.parameter_slider(
-        "gradient_noise", GRADIENT_NOISE_SPEC, where=where,
-        help="Adds a random tilt ξᵀθ, ξ ~ N(0, σ²I), to the loss each step: noisy gradients, exact curvature.",
-    )  # fmt: skip
-    return name, items(values), float(noise)
-
-
-def _slot_controls(slot: int, where) -> RunSpec | None:
+def _slot_widgets(view, slot: int, where):
     colour_name = plots.PALETTE[slot - 1][0]
-    default = DEFAULT_RUNS[slot - 1] if slot <= len(DEFAULT_RUNS) else NONE
-    titles = {NONE: "none", **{k: info.title for k, info in OPTIMIZERS.items()}}
     box = where.container(border=True)
-    optimizer = controls.choice(
-        slot_key(slot), [NONE, *OPTIMIZERS], titles, label=f":{colour_name}[●] Run {slot}", default=default,
-        where=box, on_change=functools.partial(_on_optimizer_change, slot),
-    )  # fmt: skip
-    if optimizer == NONE:
-        return None
-    info = OPTIMIZERS[optimizer]
-    more = None
-    values = {}
-    for name, spec in info.hyperparameters.items():
-        if name not in PRIMARY:
-            more = more or box.expander("more settings")
-        values[name] = controls.parameter_slider(setting_key(slot, name), spec, where=box if name in PRIMARY else more)
-    for name, label in SWITCHES.items():
-        if name in info.options:
-            values[name] = controls.toggle(
-                setting_key(slot, name), label=label, default=bool(info.options[name].default), where=box
-            )
-    return RunSpec(slot, optimizer, items(values))
+    controls.widget(view, slot_key(slot), where=box, label=f":{colour_name}[●] Run {slot}")
+    controls.setting_widgets(view, slot_key(slot), box)
 
 
-def _run_controls(where) -> tuple[RunSpec, ...]:
-    runs, previous_used = [], True
+def _run_widgets(view, where):
+    """The used slots, and one empty slot after the last used one to add a run."""
+    used = [slot for slot in range(1, SLOTS + 1) if view[slot_key(slot)] != NONE]
+    last = max(used, default=0)
+    for slot in range(1, min(last + 1, SLOTS) + 1):
+        if view[slot_key(slot)] != NONE or slot == last + 1:
+            _slot_widgets(view, slot, where)
+
+
+def settings_of(view: dict) -> Settings:
+    """The settings a view state describes (a page's, a lesson's or a link's)."""
+    fields = viewstate.fields_of(declare, view)
+    landscape = view["landscape"]
+    parameters = items({k: view[k] for k in LANDSCAPES[landscape].parameters})
+    runs = []
     for slot in range(1, SLOTS + 1):
-        used = st.session_state.get(slot_key(slot), DEFAULT_RUNS[slot - 1] if slot <= len(DEFAULT_RUNS) else NONE)
-        if slot_key(slot) in st.query_params:
-            used = st.query_params[slot_key(slot)]
-        if not (previous_used or used != NONE):
-            continue  # one empty slot after the last run serves as "add a run"
-        spec = _slot_controls(slot, where)
-        previous_used = spec is not None
-        if spec:
-            runs.append(spec)
-    return tuple(runs)
+        optimizer = view[slot_key(slot)]
+        if optimizer != NONE:
+            prefix = slot_key(slot) + "."
+            values = {k[len(prefix):]: view[k] for k in fields if k.startswith(prefix)}
+            runs.append(RunSpec(slot, optimizer, items(values)))
+    stochastic = "seeds" in fields
+    seed, seeds = (view["seed"], view["seeds"]) if stochastic else (0, 1)
+    return Settings(landscape, parameters, float(view["gradient_noise"]), tuple(runs), int(view["steps"]), int(seed),
+                    int(seeds), (float(view["x0"]), float(view["y0"])), bool(view["view3d"]), view["lesson"])  # fmt: skip
 
 
-def sidebar_controls() -> Settings:
+def sidebar_controls(view) -> Settings:
     """Draw the sidebar; the settings it holds."""
     bar = st.sidebar
-    lesson = controls.lesson_picker(PRESETS, preset_state, where=bar, help=LESSON_HELP)
+    controls.widget(view, "lesson", where=bar)
     bar.subheader("Landscape")
-    landscape, parameters, noise = _landscape_controls(bar)
+    controls.widget(view, "landscape", where=bar)
+    bar.caption(LANDSCAPES[view["landscape"]].summary)
+    for name in LANDSCAPES[view["landscape"]].parameters:
+        controls.widget(view, name, where=bar)
+    controls.widget(view, "gradient_noise", where=bar)
     bar.subheader("Optimizers")
-    runs = _run_controls(bar)
+    _run_widgets(view, bar)
     bar.subheader("Run")
-    steps = controls.parameter_slider("steps", STEPS, where=bar)
-    stochastic = build_landscape(landscape, parameters, noise).is_stochastic
-    seed, seeds = 0, 1
-    if stochastic:
-        seed = controls.number("seed", SEED, where=bar, help="Seeds seed, seed + 1, … give the noisy runs.")
-        seeds = controls.parameter_slider("seeds", SEEDS, where=bar, help="How many seeds to run and draw as a cloud.")
-    x_default, y_default = default_start(landscape)
+    for key in ("steps", "seed", "seeds"):
+        if key in view.fields:
+            controls.widget(view, key, where=bar)
     left, right = bar.columns(2)
-    x0 = controls.number("x0", START._replace(default=x_default), label="start x", where=left, step=0.1)
-    y0 = controls.number("y0", START._replace(default=y_default), label="start y", where=right, step=0.1)
-    bar.button("Reset the start", on_click=_on_landscape_change, help="Or click on the landscape to start there.")
-    view_3d = controls.toggle("view3d", label="3-D surface view", where=bar)
-    controls.end_controls()
-    return Settings(landscape, parameters, noise, runs, int(steps), int(seed), int(seeds), (x0, y0), view_3d, lesson)
+    controls.widget(view, "x0", where=left)
+    controls.widget(view, "y0", where=right)
+    if not controls.is_hidden(view, "x0"):
+        bar.button("Reset the start", on_click=_reset_start, help="Or click on the landscape to start there.")
+    controls.widget(view, "view3d", where=bar)
+    controls.save_lesson_button(view, where=bar)
+    return settings_of(view.state)
 
 
 # --- computing and drawing ---------------------------------------------------------------

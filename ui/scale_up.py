@@ -1,9 +1,10 @@
 """The Scale-up page's controls and views (``pages/scale_up.py`` puts them together).
 
-URL keys: ``lesson``, ``task``, ``depth``, ``width``, ``activation``,
-``batch``, ``steps``, ``seed``, ``opt`` (repeated, one per chosen optimizer)
-and each chosen optimizer's settings as ``<optimizer>.<setting>``. A link with
-``preset=<name>`` opens a lesson of ``scaleup.presets``. The training, timing
+The view state (``declare``, read by ``ui.viewstate``) is every key of the
+page's link: ``task``, ``depth``, ``width``, ``activation``, ``batch``,
+``steps``, ``seed``, ``opt`` (repeated, one per chosen optimizer) and each
+chosen optimizer's settings as ``<optimizer>.<setting>``; ``lesson``
+(``lessons/scale_up/``) and ``hide``. The training, timing
 and memory figures come from ``scaleup.training``; this module only asks for
 them and draws them.
 """
@@ -36,16 +37,19 @@ from scaleup import (
     model_for,
 )
 from scaleup.explanations import COST_PER_STEP
-from scaleup.presets import PAGE_DEFAULTS, PRESETS
 from scaleup.training import BLOW_UP, DENSE_CURVATURE
 from ui import controls
 from ui.chart import chart
 from ui.runs import f32
+from ui.optimizer_fields import setting_fields
+from ui.viewstate import Choice, Multi, Number
 
-DEPTH = Parameter(PAGE_DEFAULTS["depth"], 1, 4, integer=True, label="Hidden layers")
-WIDTH = Parameter(PAGE_DEFAULTS["width"], 4, 1024, log=True, integer=True, label="Width (units per hidden layer)")
-STEPS = Parameter(PAGE_DEFAULTS["steps"], 100, 5000, log=True, integer=True, label="Steps")
-SEED = Parameter(PAGE_DEFAULTS["seed"], 0, 9999, integer=True, label="Seed (data split, initial weights, minibatches)")
+PAGE = "scale_up"
+DEPTH = Parameter(2, 1, 4, integer=True, label="Hidden layers")
+WIDTH = Parameter(16, 4, 1024, log=True, integer=True, label="Width (units per hidden layer)")
+STEPS = Parameter(500, 100, 5000, log=True, integer=True, label="Steps")
+SEED = Parameter(0, 0, 9999, integer=True, label="Seed (data split, initial weights, minibatches)")
+OPTIMIZER_TITLES = {name: info.title for name, info in OPTIMIZERS.items()}
 BATCHES = (0, 16, 32, 64, 128, 256, 512)  # 0: the whole training set
 UPDATES_PER_RUN = 20  # chunks per run: how often the curves are redrawn
 MIN_CHUNK = 5
@@ -90,116 +94,52 @@ def chunk_steps(steps: int) -> int:
     return max(steps // UPDATES_PER_RUN, MIN_CHUNK)
 
 
-# --- presets ---------------------------------------------------------------------
+# --- the view state ------------------------------------------------------------------
 def setting_key(name: str, setting: str) -> str:
     return f"{name}.{setting}"
 
 
-def setting_specs(name: str) -> dict[str, Parameter]:
-    """Every setting of optimizer ``name``, its default the one for MLPs where that differs."""
+def setting_names(name: str) -> list[str]:
     info = OPTIMIZERS[name]
-    defaults = MLP_DEFAULTS.get(name, {})
-    specs = {**info.hyperparameters, **info.options}
-    return {key: spec._replace(default=defaults.get(key, spec.default)) for key, spec in specs.items()}
+    return [*info.hyperparameters, *info.options]
 
 
-def is_switch(spec: Parameter) -> bool:
-    return isinstance(spec.default, bool)
-
-
-def preset_state(name: str) -> dict:
-    """Every control's value for lesson ``name``: the preset's, else the page's and the optimizers' defaults."""
-    preset = PRESETS[name]
-    state = {key: preset.get(key, default) for key, default in PAGE_DEFAULTS.items()}
-    for optimizer in OPTIMIZERS:
-        chosen = preset.get("settings", {}).get(optimizer, {})
-        for key, spec in setting_specs(optimizer).items():
-            value = chosen.get(key, spec.default)
-            state[setting_key(optimizer, key)] = bool(value) if is_switch(spec) else value
-    return state | {"lesson": name}
-
-
-def control_default(key: str):
-    """The value a control starts at, which its widget leaves out of the URL."""
-    if "." in key:
-        name, setting = key.split(".", 1)
-        return setting_specs(name)[setting].default
-    return PAGE_DEFAULTS.get(key, controls.NO_LESSON)
-
-
-def url_text(key: str, value) -> str | list[str]:
-    """How the control ``key`` writes ``value`` in the URL."""
-    by_key = {"lesson": lambda v: PRESETS[v]["title"], "task": lambda v: TASKS[v].title, "batch": batch_title,
-              "opt": lambda v: [title(name) for name in v]}  # fmt: skip
-    if key in by_key:
-        return by_key[key](value)
-    if isinstance(value, bool):
-        return str(value).lower()
-    return value if isinstance(value, str) else controls.format_number(value, isinstance(value, int))
-
-
-def preset_query(name: str) -> dict[str, str | list[str]]:
-    """The URL of a lesson's view: each control of that view that differs from its default."""
-    state = preset_state(name)
-    shown = [key for key in state if "." not in key or key.split(".")[0] in state["opt"]]
-    return {key: url_text(key, state[key]) for key in shown if state[key] != control_default(key)}
-
-
-def apply_preset_from_link():
-    controls.apply_preset_from_link(PRESETS, preset_state, preset_query)
+def declare(view: dict):
+    """The Scale-up page's controls in page order; ``view`` holds the values of those before."""
+    yield Choice("task", "Task", "spirals", options=tuple(TASKS), titles={k: t.title for k, t in TASKS.items()})
+    yield Number("depth", DEPTH.label, DEPTH.default, spec=DEPTH)
+    yield Number("width", WIDTH.label, WIDTH.default, spec=WIDTH)
+    yield Choice("activation", "Activation", "tanh", options=tuple(ACTIVATIONS))
+    yield Choice("batch", "Batch size", 128, options=BATCHES, titles={b: batch_title(b) for b in BATCHES})
+    yield Number("steps", STEPS.label, STEPS.default, spec=STEPS)
+    yield Number("seed", SEED.label, SEED.default, spec=SEED, box=True)
+    yield Multi("opt", "Optimizers", ("adam", "mlbfgs"), options=tuple(OPTIMIZERS), titles=OPTIMIZER_TITLES)
+    for name in view["opt"]:
+        yield from setting_fields(name, name, MLP_DEFAULTS.get(name, {}))  # defaults for MLPs where they differ
 
 
 # --- controls -----------------------------------------------------------------------
-def _network_controls(where) -> tuple[str, int, int, str]:
-    task = controls.choice(
-        "task", list(TASKS), {k: t.title for k, t in TASKS.items()}, label="Task", default=PAGE_DEFAULTS["task"],
-        where=where,
-    )  # fmt: skip
-    where.caption(TASKS[task].description)
-    depth = controls.parameter_slider("depth", DEPTH, where=where)
-    width = controls.parameter_slider("width", WIDTH, where=where)
-    activation = controls.choice(
-        "activation", list(ACTIVATIONS), {a: a for a in ACTIVATIONS}, label="Activation",
-        default=PAGE_DEFAULTS["activation"], where=where,
-    )  # fmt: skip
-    return task, int(depth), int(width), activation
-
-
-def sidebar_controls() -> Settings:
+def sidebar_controls(view) -> Settings:
     """Draw the sidebar; the settings it holds (each optimizer's own settings are drawn with its explanation)."""
     bar = st.sidebar
-    lesson = controls.lesson_picker(
-        PRESETS, preset_state, where=bar, help="Each lesson sets up one comparison; every control stays free to move."
-    )
-    task, depth, width, activation = _network_controls(bar)
-    batch = controls.choice(
-        "batch", BATCHES, {b: batch_title(b) for b in BATCHES}, label="Batch size", default=PAGE_DEFAULTS["batch"],
-        where=bar,
-    )  # fmt: skip
-    steps = controls.parameter_slider("steps", STEPS, where=bar)
-    seed = controls.number("seed", SEED, where=bar)
-    names = controls.multichoice(
-        "opt", list(OPTIMIZERS), {k: info.title for k, info in OPTIMIZERS.items()}, label="Optimizers",
-        default=PAGE_DEFAULTS["opt"], where=bar,
-    )  # fmt: skip
-    return Settings(lesson, task, depth, width, activation, int(batch), int(steps), int(seed), tuple(names))
+    for key in ("lesson", "task"):
+        controls.widget(view, key, where=bar)
+    bar.caption(TASKS[view["task"]].description)
+    for key in ("depth", "width", "activation", "batch", "steps", "seed", "opt"):
+        controls.widget(view, key, where=bar)
+    controls.save_lesson_button(view, where=bar)
+    return Settings(view["lesson"], view["task"], int(view["depth"]), int(view["width"]), view["activation"],
+                    int(view["batch"]), int(view["steps"]), int(view["seed"]), tuple(view["opt"]))  # fmt: skip
 
 
-def _setting_control(name: str, key: str, spec: Parameter, where):
-    label = spec.label or key.replace("_", " ")
-    if is_switch(spec):
-        return controls.toggle(setting_key(name, key), label=label, default=bool(spec.default), where=where)
-    return controls.parameter_slider(setting_key(name, key), spec, label=label, where=where)
-
-
-def optimizer_controls(settings: Settings, model: Model) -> dict[str, Optimizer]:
+def optimizer_controls(view, settings: Settings, model: Model) -> dict[str, Optimizer]:
     """Each chosen optimizer's settings and explanation in an expander; the optimizers this network allows.
 
     The others get a warning that says why."""
     chosen = {}
     for name in settings.optimizers:
         with st.expander(f"{title(name)}: settings, and how it works") as box:
-            values = {key: _setting_control(name, key, spec, box) for key, spec in setting_specs(name).items()}
+            values = {key: controls.widget(view, setting_key(name, key), where=box) for key in setting_names(name)}
             box.markdown(f"**Cost of one step on a network of n parameters:** {COST_PER_STEP[name]}")
             box.markdown(OPTIMIZERS[name].explanation)
         try:

@@ -21,32 +21,28 @@ from ui import shell
 
 def warm_explorer():
     """The Landscape Explorer's default view: its runs and its contour grid, outside Streamlit's data caches."""
-    from optimizers import OPTIMIZERS
-    from ui import explorer, runs
+    from ui import explorer, runs, viewstate
 
-    start = tuple(explorer.default_start("quadratic"))
-    for name in explorer.DEFAULT_RUNS:
-        defaults = runs.items({k: spec.default for k, spec in OPTIMIZERS[name].hyperparameters.items()})
-        runs.compute_run.__wrapped__("quadratic", (), 0.0, name, defaults, start, explorer.STEPS.default, 0)
-    runs.contour_grid.__wrapped__("quadratic", ())
+    settings = explorer.settings_of(viewstate.defaults(explorer.declare))
+    for run in settings.runs:
+        runs.compute_run.__wrapped__(
+            settings.landscape, settings.landscape_parameters, settings.gradient_noise, run.optimizer, run.settings,
+            settings.start, settings.steps, settings.seed, settings.seeds,
+        )  # fmt: skip
+    runs.contour_grid.__wrapped__(settings.landscape, settings.landscape_parameters)
 
 
 def warm_eigenspace():
-    """The Eigenspace page's default view: its runs and its two contour grids, outside Streamlit's data caches.
+    """The Eigenspace page's default view: its runs and its two contour grids, outside Streamlit's data caches."""
+    from ui import eigenspace, viewstate
 
-    Only the programs matter here (a setting's values are traced), so the registry's defaults do."""
-    from ui import eigenspace
-    from ui.runs import items
-
-    problem = "quadratic"
-    parameters = items({k: spec.default for k, spec in eigenspace.problem_specs(problem).items()})
-    for name in eigenspace.DEFAULT_METHODS:
-        settings = items({key.split(".", 1)[1]: value for key, value in eigenspace.method_state(name).items()})
+    settings = eigenspace.settings_of(viewstate.defaults(eigenspace.declare))
+    for name, values in settings.methods:
         eigenspace.compute_method.__wrapped__(
-            problem, parameters, eigenspace.NOISE.default, eigenspace.BATCH.default, 0, name, settings,
-            eigenspace.STEPS.default,
+            settings.problem, settings.parameters, settings.noise_scale, settings.batch_size, settings.seed, name,
+            values, settings.steps,
         )  # fmt: skip
-    eigenspace.eigen_view.__wrapped__(problem, parameters)
+    eigenspace.eigen_view.__wrapped__(settings.problem, settings.parameters)
 
 
 def warm_up():

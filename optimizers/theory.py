@@ -41,6 +41,13 @@ factor 1 − αλ > 1 and momentum's σ₁ > 1 grow that component for every α 
 so no step size converges and the optimal parameters do not exist
 (``optimal_gd`` and ``optimal_momentum`` return ``None``).
 
+Under minibatch noise of covariance σ²A/B (the noisy quadratic of Zhang et al.,
+NeurIPS 2019), GD's component is xᵢ ← (1 − αλᵢ)xᵢ − αξᵢ with Var ξᵢ = σ²λᵢ/B,
+so its expected excess loss ℓᵢ = ½λᵢE[xᵢ²] follows
+
+    E[ℓᵢ(k)] = (1 − αλᵢ)^{2k} ℓᵢ(0) + fᵢ (1 − (1 − αλᵢ)^{2k}),
+    fᵢ = αλᵢσ² / (2B(2 − αλᵢ))                   (the noise floor, for 0 < αλᵢ < 2).
+
 Everything here is NumPy in float64: evaluated on the host, nothing to compile.
 """
 
@@ -56,6 +63,23 @@ def _steps(steps: int) -> np.ndarray:
 
 
 # --- gradient descent ------------------------------------------------------
+def gd_noise_floor(eigenvalues, learning_rate, noise_scale, batch_size) -> np.ndarray:
+    """fᵢ = αλᵢσ²/(2B(2 − αλᵢ)): GD's stationary expected excess loss along each eigen-direction."""
+    lam = np.asarray(eigenvalues, np.float64)
+    step = learning_rate * lam
+    return step * noise_scale**2 / (2.0 * batch_size * (2.0 - step))
+
+
+def gd_expected_excess_loss(eigenvalues, x0, learning_rate, noise_scale, batch_size, steps: int) -> np.ndarray:
+    """E[L(θₖ) − L*] for k = 0 … steps, summed over the directions, from the components x⁰ = Qᵀ(θ₀ − θ*)."""
+    lam = np.asarray(eigenvalues, np.float64)
+    start = 0.5 * lam * np.asarray(x0, np.float64) ** 2
+    shrink = gd_factors(lam, learning_rate) ** (2 * _steps(steps))
+    floor = gd_noise_floor(lam, learning_rate, noise_scale, batch_size)
+    return (shrink * start + floor * (1.0 - shrink)).sum(axis=1)
+
+
+
 def gd_factors(eigenvalues, learning_rate) -> np.ndarray:
     """1 − αλᵢ: what one step multiplies each component by."""
     return 1.0 - learning_rate * np.asarray(eigenvalues, np.float64)

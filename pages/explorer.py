@@ -23,7 +23,7 @@ drawn = [d for _, d in done]
 explorer.landscape_view(settings, drawn)
 loss_column, table_column = st.columns([3, 2])
 with loss_column:
-    explorer.loss_view(settings, drawn)
+    explorer.loss_view(settings, done)
 with table_column:
     st.table(explorer.summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
     st.download_button(

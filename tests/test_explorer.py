@@ -9,7 +9,7 @@ import pytest
 
 import page_checks
 from landscapes import LANDSCAPES, get_landscape
-from optimizers import OPTIMIZERS, get_optimizer, run_trajectories
+from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, theory
 from page_checks import check_page, trace_names
 from ui import explorer, lessons
 from ui.controls import slider_grid
@@ -58,10 +58,40 @@ def lesson_runs(name: str) -> dict:
     return runs
 
 
-def check_claim(runs: dict, claim: dict):
+def expected_loss(settings: explorer.Settings, run) -> np.ndarray:
+    """Gradient descent's E[L − L*] on the noisy quadratic, in closed form."""
+    values = dict(settings.landscape_parameters)
+    q = get_landscape(settings.landscape, **values).quadratic
+    lam = np.asarray(q.eigenvalues, np.float64)
+    x0 = (np.asarray(settings.start, np.float64) - np.asarray(q.minimum, np.float64)) @ np.asarray(q.eigenvectors, np.float64)
+    alpha = dict(run.settings)["learning_rate"]
+    return theory.gd_expected_excess_loss(lam, x0, alpha, values["noise_scale"], values["batch_size"], settings.steps)
+
+
+def check_claim(runs: dict, claim: dict, name: str):
     traj, excess = runs[claim["run"]]
     kind = claim["claim"]
-    if kind == "diverges":
+    settings = lesson_settings(name)
+    run = next(r for r in settings.runs if r.slot == claim["run"])
+    if kind == "noise_floor":
+        values = dict(settings.landscape_parameters)
+        lam = get_landscape(settings.landscape, **values).quadratic.eigenvalues
+        floor = theory.gd_noise_floor(lam, dict(run.settings)["learning_rate"], values["noise_scale"], values["batch_size"])
+        assert floor.sum() == pytest.approx(claim["value"], rel=claim["tolerance"])
+    elif kind == "matches_expected":  # the mean over many seeds lies on the closed form
+        landscape = get_landscape(settings.landscape, **dict(settings.landscape_parameters))
+        many = run_trajectories(landscape, get_optimizer(run.optimizer, **dict(run.settings)),
+                                np.asarray(settings.start, np.float32), np.arange(claim["seeds"]), settings.steps)  # fmt: skip
+        steps = [10, 30, 100, settings.steps]
+        measured = np.asarray(many.loss, np.float64).mean(axis=0)[steps]
+        np.testing.assert_allclose(measured, expected_loss(settings, run)[steps], rtol=claim["tolerance"])
+    elif kind == "right_angles":  # each step perpendicular to the one before
+        steps = np.diff(np.asarray(traj.params[0, : claim["steps"] + 2], np.float64), axis=0)
+        cosines = np.sum(steps[1:] * steps[:-1], axis=1) / (np.linalg.norm(steps[1:], axis=1) * np.linalg.norm(steps[:-1], axis=1))
+        assert np.abs(cosines).max() < 1e-3, cosines
+    elif kind == "converges_by":
+        assert excess[:, claim["step"]].max() <= claim["tolerance"]
+    elif kind == "diverges":
         assert any(step is not None for step in traj.diverged_at)
     elif kind == "converges":
         assert excess[:, -1].mean() <= claim["tolerance"]
@@ -84,7 +114,7 @@ def check_claim(runs: dict, claim: dict):
 def test_lesson_shows_its_phenomenon(name):
     runs = lesson_runs(name)
     for claim in LESSONS[name].claims:
-        check_claim(runs, claim)
+        check_claim(runs, claim, name)
 
 
 def test_there_are_at_least_six_lessons_with_a_clear_text_and_tested_claims():
@@ -236,3 +266,13 @@ def test_home_opens_a_lesson_link_on_its_page_and_lists_every_page_lessons():
     at = page_checks.open_page("pages/home.py", {"preset": "nonsense", "foo": "bar"})
     notes = " ".join(page_checks.notes(at))
     assert "preset=nonsense" in notes and "foo=bar" in notes
+
+
+def test_a_page_visited_in_between_does_not_change_the_view_on_return():
+    at = open_explorer({"steps": "100"})
+    at.query_params.clear()  # as the browser does on a page switch (AppTest keeps the query)
+    at.switch_page("pages/eigenspace.py").run()  # its own steps slider, at its own 200
+    assert at.select_slider(key="steps").value == 200
+    at.query_params.clear()
+    at.switch_page("pages/explorer.py").run()
+    assert at.select_slider(key="steps").value == 100 and page_checks.link(at) == {"steps": ["100"]}

@@ -104,6 +104,9 @@ class PageView(NamedTuple):
         return self.state[key]
 
 
+LAST_PAGE = "_view.last_page"
+
+
 def _keys(page: str) -> tuple[str, str, str, str]:
     return f"_view.{page}.state", f"_view.{page}.query", f"_view.{page}.reload", f"_view.{page}.widgets"
 
@@ -126,16 +129,15 @@ def open_view(page: str, declare: viewstate.Declare) -> PageView:
         state, notes = reading.state, reading.notes
         for key in session.get(widgets_key, ()):  # a new view: no widget keeps an older value
             session.pop(key, None)
-    else:
+    else:  # the widgets hold this page's values only if this page ran last (pages share keys such as steps)
         stored = session.get(state_key, {})
-        state = viewstate.settled(declare, {**stored, **_widget_values(session, stored)}, loaded.views)
+        moved = _widget_values(session, stored) if session.get(LAST_PAGE) == page else {}
+        state = viewstate.settled(declare, {**stored, **moved}, loaded.views)
     fields = {LESSON: viewstate.lesson_field(loaded.views), **viewstate.fields_of(declare, state)}
-    for key, field in fields.items():
-        shown = session.get(key)
-        if key not in session or (tuple(shown) if isinstance(shown, list) else shown) != state[key]:
-            session[key] = list(state[key]) if isinstance(field, Multi) else state[key]
+    for key, field in fields.items():  # every run: a widget whose options changed is a new widget to Streamlit
+        session[key] = list(state[key]) if isinstance(field, Multi) else state[key]
     session[widgets_key] = set(session.get(widgets_key, set())) | set(fields)
-    session[state_key] = state
+    session[state_key], session[LAST_PAGE] = state, page
     view = PageView(page, declare, loaded, state, fields, notes)
     _write_link(view)
     return view

@@ -36,7 +36,7 @@ from ui.chart import chart
 from ui.explanations import look_for
 from ui.explorer import _docstring_markdown
 from ui.optimizer_fields import setting_fields
-from ui.runs import Grid, Items, RunResult, _loss_on_grid, items
+from ui.runs import Grid, Items, RunResult, items, loss_grid
 from ui.viewstate import Choice, Multi, Number, Toggle
 
 PAGE = "eigenspace"
@@ -352,12 +352,6 @@ def problem_summary(settings: Settings) -> str:
     return text
 
 
-def _grid(landscape, bounds, resolution: int) -> Grid:
-    from ui.runs import loss_grid
-
-    return loss_grid(landscape, bounds, resolution)
-
-
 def _drawn(name: str, params: np.ndarray, grads: np.ndarray, loss: np.ndarray, diverged_at) -> plots.Drawn:
     run = RunResult(plots.f32(params[None, :, :2]), plots.f32(loss[None]), plots.f32(grads[None, :, :2]), (diverged_at,))
     return plots.Drawn(OPTIMIZERS[name].title, COLORS[name], run)
@@ -395,8 +389,8 @@ def eigen_view(problem: str, parameters: Items, scale: float = 1.0, resolution: 
     half = 1.15 * max(float(np.abs(x0).max()), 2.5)
     original_bounds = plots.widened(quadratic.bounds, scale)
     eigen_bounds = plots.widened(((-half, half), (-half, half)), scale)
-    original_grid = _grid(quadratic, original_bounds, resolution)
-    eigen_grid = _grid(rotated, eigen_bounds, resolution)
+    original_grid = loss_grid(quadratic, original_bounds, resolution)
+    eigen_grid = loss_grid(rotated, eigen_bounds, resolution)
     return EigenView(rotated, start, x0, original_bounds, eigen_bounds, original_grid, eigen_grid)
 
 
@@ -600,13 +594,6 @@ def spectra_csv(spectra: dict[str, np.ndarray] | None) -> str:
     return buffer.getvalue()
 
 
-def _landscape_name(settings: Settings) -> str:
-    """The explorer's landscape whose hints (``look_for``) fit this problem."""
-    if settings.problem in ("rosenbrock", "saddle"):
-        return settings.problem
-    return "noisy_quadratic" if settings.noise_scale > 0 else "quadratic"
-
-
 def explanations(settings: Settings):
     with st.expander("The closed forms, derived"):
         st.markdown(_docstring_markdown(theory.__doc__))
@@ -617,7 +604,7 @@ def explanations(settings: Settings):
     for name, _ in settings.methods:
         info = OPTIMIZERS[name]
         with st.expander(f"How {info.title} works"):
-            hint = look_for(name, _landscape_name(settings))
+            hint = look_for(name, "*")  # the landscape hints speak of the explorer's runs, not of this page's
             if hint:
                 st.markdown(f"**What to look for.** {hint}")
             st.markdown(_docstring_markdown(info.explanation))

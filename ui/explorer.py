@@ -20,7 +20,8 @@ import streamlit as st
 
 from landscapes import LANDSCAPES
 from landscapes import GRADIENT_NOISE as GRADIENT_NOISE_SPEC
-from optimizers import LINE_SEARCHES, OPTIMIZERS
+from optimizers import LINE_SEARCHES, OPTIMIZERS, theory
+from optimizers.starting_values import starting_values
 from parameters import Parameter
 from ui import controls, plots, viewstate
 from ui.chart import chart, clicked_point
@@ -125,7 +126,8 @@ def declare(view: dict):
         yield Choice(slot_key(slot), f"Run {slot}", DEFAULT_RUNS[slot - 1] if slot <= len(DEFAULT_RUNS) else NONE,
                      options=tuple(RUN_TITLES), titles=RUN_TITLES, resets=lambda key, p=prefix: key.startswith(p))  # fmt: skip
         if view[slot_key(slot)] != NONE:
-            yield from setting_fields(slot_key(slot), view[slot_key(slot)], options=OPTIONS_SHOWN)
+            optimizer = view[slot_key(slot)]  # its sliders start at values that work on this landscape
+            yield from setting_fields(slot_key(slot), optimizer, starting_values(landscape, optimizer), options=OPTIONS_SHOWN)
     yield Number("steps", STEPS.label, STEPS.default, spec=STEPS)
     if is_stochastic(view, landscape):
         yield Number("seed", SEED.label, SEED.default, spec=SEED, box=True, help="Seeds seed, seed + 1, … give the noisy runs.")
@@ -244,11 +246,29 @@ def landscape_view(settings: Settings, drawn: list[plots.Drawn]):
     )
 
 
-def loss_view(settings: Settings, drawn: list[plots.Drawn]):
+def expected_curves(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]) -> list[plots.LossCurve]:
+    """Gradient descent (fixed step) on the noisy quadratic: its expected loss in closed form, dotted."""
+    if settings.landscape != "noisy_quadratic" or settings.gradient_noise:
+        return []
+    values = dict(settings.landscape_parameters)
+    quadratic = build_landscape(settings.landscape, settings.landscape_parameters).quadratic
+    lam, q = np.asarray(quadratic.eigenvalues, np.float64), np.asarray(quadratic.eigenvectors, np.float64)
+    x0 = (np.asarray(settings.start, np.float64) - np.asarray(quadratic.minimum, np.float64)) @ q
+    curves = []
+    for spec, d in done:
+        alpha = dict(spec.settings).get("learning_rate")
+        if spec.optimizer == "gd" and not dict(spec.settings).get("line_search") and np.all(alpha * lam < 2):
+            expected = theory.gd_expected_excess_loss(lam, x0, alpha, values["noise_scale"], values["batch_size"], settings.steps)
+            curves.append(plots.LossCurve(f"{d.label}: expected (closed form)", expected, d.color, dash="dot"))
+    return curves
+
+
+def loss_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
     landscape = build_landscape(settings.landscape, settings.landscape_parameters)
     bounded = np.isfinite(landscape.minimum_loss)
+    curves = plots.run_loss_curves([d for _, d in done], landscape) + expected_curves(settings, done)
     figure = plots.loss_curve_figure(
-        plots.run_loss_curves(drawn, landscape), y_title="L − L*" if bounded else "L", log_y=bounded,
+        curves, y_title="L − L*" if bounded else "L", log_y=bounded,
         title="Loss: mean of the running seeds, 10–90 % band" if settings.seeds > 1 else "Loss against step", height=420,
     )  # fmt: skip
     chart(figure, key="loss_plot")

@@ -200,7 +200,7 @@ class Multi(Choice):
         chosen = tuple(dict.fromkeys(chosen))
         if unknown:
             kept = f"; kept {', '.join(map(self.title, chosen))}" if chosen else ""
-            raise PartlyValid(chosen if chosen else None, f"{', '.join(unknown)} is not among "
+            raise PartlyValid(chosen if chosen else None, f"{', '.join(shorten(t, 30) for t in unknown)} is not among "
                               f"{', '.join(map(self.name, self.options))}{kept}")  # fmt: skip
         if self.max_selections and len(chosen) > self.max_selections:
             raise PartlyValid(chosen[: self.max_selections], f"at most {self.max_selections} can be chosen; kept the first")

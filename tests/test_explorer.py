@@ -10,6 +10,7 @@ import pytest
 import page_checks
 from landscapes import LANDSCAPES, get_landscape
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, theory
+from optimizers.seeds import frozen_seeds
 from page_checks import check_page, trace_names
 from ui import explorer, lessons
 from ui.controls import slider_grid
@@ -89,6 +90,10 @@ def check_claim(runs: dict, claim: dict, name: str):
         steps = np.diff(np.asarray(traj.params[0, : claim["steps"] + 2], np.float64), axis=0)
         cosines = np.sum(steps[1:] * steps[:-1], axis=1) / (np.linalg.norm(steps[1:], axis=1) * np.linalg.norm(steps[:-1], axis=1))
         assert np.abs(cosines).max() < 1e-3, cosines
+    elif kind == "never_diverges":
+        assert all(step is None for step in traj.diverged_at)
+    elif kind == "freezes":  # some seed stops moving without diverging, where the noise moves every healthy one
+        assert frozen_seeds(np.asarray(traj.params), traj.diverged_at).any()
     elif kind == "converges_by":
         assert excess[:, claim["step"]].max() <= claim["tolerance"]
     elif kind == "diverges":

@@ -256,3 +256,18 @@ def test_a_saved_view_is_a_lesson_that_reopens_it(page, tmp_path, monkeypatch):
     reopened = read(PAGES[page], query(lesson="saved"), loaded.views).state
     assert {**reopened, LESSON: name, HIDE: ()} == {**state, HIDE: ()}
     assert reopened[HIDE] == ("steps",)
+
+
+def test_a_text_field_refuses_what_its_check_refuses_with_a_note():
+    def no_z(text):
+        if "z" in text:
+            raise ValueError("no z allowed at column " + str(text.index("z") + 1))
+
+    def declare(view):
+        yield viewstate.Text("formula", "formula", "x + y", max_length=20, validate=no_z)
+
+    reading = read(declare, query(formula="x*z"), {})
+    assert reading.state["formula"] == "x + y"
+    assert reading.notes[0].plain() == "The link's formula=x*z was ignored: no z allowed at column 3. Using x + y."
+    assert read(declare, query(formula="x" * 21), {}).notes[0].message.startswith("was ignored: it is longer than 20")
+    assert write(declare, {"formula": "x*y"}, {}) == query(formula="x*y")

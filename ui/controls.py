@@ -27,7 +27,7 @@ from parameters import Parameter
 from ui import lessons as lesson_files
 from ui import shell, viewstate
 from ui.optimizer_fields import PRIMARY
-from ui.viewstate import LESSON, NO_LESSON, Choice, Field, Multi, Note, Number, Toggle, format_number
+from ui.viewstate import LESSON, NO_LESSON, Choice, Field, Multi, Note, Number, Text, Toggle, format_number
 
 __all__ = ["format_number", "slider_grid", "open_view", "widget", "show_notes", "show_lesson", "NO_LESSON"]
 
@@ -132,15 +132,32 @@ def open_view(page: str, declare: viewstate.Declare) -> PageView:
     else:  # the widgets hold this page's values only if this page ran last (pages share keys such as steps)
         stored = session.get(state_key, {})
         moved = _widget_values(session, stored) if session.get(LAST_PAGE) == page else {}
+        notes = _refused(declare, stored, moved)
         state = viewstate.settled(declare, {**stored, **moved}, loaded.views)
     fields = {LESSON: viewstate.lesson_field(loaded.views), **viewstate.fields_of(declare, state)}
+    refused = {note.key for note in notes if note.origin == viewstate.TYPED}
     for key, field in fields.items():  # every run: a widget whose options changed is a new widget to Streamlit
-        session[key] = list(state[key]) if isinstance(field, Multi) else state[key]
+        if key not in refused:  # a refused text stays in its box, with the note saying why
+            session[key] = list(state[key]) if isinstance(field, Multi) else state[key]
     session[widgets_key] = set(session.get(widgets_key, set())) | set(fields)
     session[state_key], session[LAST_PAGE] = state, page
     view = PageView(page, declare, loaded, state, fields, notes)
     _write_link(view)
     return view
+
+
+def _refused(declare: viewstate.Declare, stored: dict, moved: dict) -> list[Note]:
+    """A note for each value typed into a widget that its field refuses (a formula that does not parse)."""
+    fields = viewstate.fields_of(declare, stored)
+    notes = []
+    for key, value in moved.items():
+        if key in fields and value != stored.get(key):
+            try:
+                fields[key].check(value)
+            except ValueError as error:
+                notes.append(Note(key, str(value), f"was not taken: {error}. Still showing the last one that was.",
+                                  origin=viewstate.TYPED))  # fmt: skip
+    return notes
 
 
 def _widget_values(session, stored: dict) -> dict:
@@ -202,6 +219,8 @@ def widget(view: PageView, key: str, *, where=st, label: str | None = None, help
         value = where.selectbox(label, field.options, format_func=field.title, key=key, help=help, on_change=on_change)
     elif isinstance(field, Toggle):
         value = where.checkbox(label, key=key, help=help, on_change=on_change)
+    elif isinstance(field, Text):
+        value = where.text_input(label, key=key, max_chars=field.max_length, help=help, on_change=on_change)
     else:
         raise TypeError(f"no widget for {type(field).__name__}")
     return value

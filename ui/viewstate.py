@@ -37,6 +37,7 @@ Declare = Callable[[dict], Iterator["Field"]]
 
 LESSON, PRESET, HIDE = "lesson", "preset", "hide"
 NO_LESSON = "none"
+TYPED = "The value typed for"
 SHOWN_CHARACTERS = 60  # a value from a link is echoed in a note at most this long
 
 # Plain ASCII decimal numbers only: Python's float() also takes "1_0", "inf", "nan" and full-width digits.
@@ -142,6 +143,29 @@ class Toggle(Field):
 
 
 @dataclasses.dataclass(frozen=True)
+class Text(Field):
+    """A line of text (a formula), refused by ``validate`` with a ``ValueError`` that says why."""
+
+    max_length: int = 500
+    validate: Callable[[str], object] | None = None
+
+    def parse_one(self, text: str) -> str:
+        return self.check(text)
+
+    def check(self, value) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"{self.key} must be a text")
+        if len(value) > self.max_length:
+            raise ValueError(f"it is longer than {self.max_length} characters")
+        if self.validate:
+            self.validate(value)
+        return value
+
+    def write(self, value) -> list[str]:
+        return [value]
+
+
+@dataclasses.dataclass(frozen=True)
 class Choice(Field):
     """One of ``options``, written by its name; its title (what the page shows) is read too."""
 
@@ -236,9 +260,10 @@ class Note(NamedTuple):
     key: str
     text: str  # the link's value, as given
     message: str  # what happened, in words that do not include the value
+    origin: str = "The link's"  # or TYPED, when the reader typed it into a widget
 
     def plain(self) -> str:
-        return f"The link's {self.key}={shorten(self.text)} {self.message}"
+        return f"{self.origin} {self.key}={shorten(self.text)} {shorten(self.message, 400)}"
 
 
 def shorten(text: str, limit: int = SHOWN_CHARACTERS) -> str:

@@ -1,0 +1,113 @@
+"""A run over many values of one hyperparameter at once: one compiled program, not one per value.
+
+An ``Optimizer`` is a pytree whose leaves are its hyperparameters, so the
+engine's jitted scan (``optimizers.engine``) is ``vmap``-ped over that one leaf,
+and over the seeds inside it on a noisy landscape:
+
+>>> sweep = run_sweep(landscape, get_optimizer("gd"), "learning_rate", [0.1, 0.2, 0.5], x0, steps=300, seeds=[0])
+>>> sweep.params.shape      # (values, seeds, steps + 1, n)
+>>> sweep.diverged_at[2]    # per seed, None or the first step that diverged
+
+The values are padded to ``points`` (repeating the last one) and cut again on
+the host, so every sweep of one optimizer structure, scan length, number of
+seeds and ``points`` is the same program: a new learning rate, or a new set
+of values, never compiles. Each value's runs are the runs ``run_trajectory``
+(one seed) or ``run_trajectories`` (several) give for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscapes import Landscape
+from optimizers.engine import Trajectory, _check_compatible, _cut, _geometry, _run, scan_length
+from optimizers.registry import Optimizer
+
+POINTS = 25  # values per sweep program (fewer are padded): one program for every sweep of a run
+DECADES = 1.0  # a sweep spans the grid points within this many decades either side of the current value
+# What a run sweeps when the reader has not chosen: the first of these it has, else its first hyperparameter.
+SWEPT_FIRST = ("learning_rate", "max_learning_rate", "damping")
+
+
+def default_swept(hyperparameters: Sequence[str]) -> str:
+    """The hyperparameter a run sweeps by default: its learning rate where it has one."""
+    return next((name for name in SWEPT_FIRST if name in hyperparameters), next(iter(hyperparameters)))
+
+
+def sweep_window(grid: Sequence[float], current: float, decades: float = DECADES, points: int = POINTS) -> list:
+    """The values a sweep around ``current`` runs: the points of ``grid`` (a slider's values) within
+    ``decades`` decades of it (the whole grid when it is 0), every k-th one through ``current`` itself
+    so that at most ``points`` remain; ``current`` is always one of them."""
+    grid = sorted(set(grid) | {current})
+    if current > 0:
+        low, high = current / 10**decades, current * 10**decades
+        grid = [v for v in grid if low <= v <= high]
+    here = grid.index(current)
+    stride = max(1, math.ceil((len(grid) - 1) / (points - 1)))
+    return grid[here % stride :: stride]
+
+
+def _with_value(optimizer: Optimizer, name: str, value) -> Optimizer:
+    return dataclasses.replace(optimizer, hyperparams={**optimizer.hyperparams, name: value})
+
+
+@functools.partial(jax.jit, static_argnames=("name", "length"))
+def _sweep(landscape, optimizer, name, values, x0, seeds, centre, radius, length):
+    """Runs for every value × seed: ``vmap`` over the values of hyperparameter ``name``, then over seeds."""
+
+    def one_value(value):
+        method = _with_value(optimizer, name, value)
+        return jax.vmap(lambda seed: _run.__wrapped__(landscape, method, x0, seed, centre, radius, length, None))(seeds)
+
+    return jax.vmap(one_value)(values)
+
+
+def sweep_dtype(optimizer: Optimizer, name: str):
+    """The values' dtype: what the leaf would be traced as in a single run (int32 for a whole-number setting)."""
+    return jnp.int32 if isinstance(optimizer.hyperparams[name], (int, np.integer)) else jnp.float32
+
+
+def run_sweep(
+    landscape: Landscape,
+    optimizer: Optimizer,
+    name: str,
+    values: Sequence[float],
+    x0=None,
+    steps: int = 200,
+    seeds: Sequence[int] = (0,),
+    points: int = POINTS,
+) -> Trajectory:
+    """``optimizer`` with hyperparameter ``name`` at each of ``values``, from ``x0``, for each of ``seeds``.
+
+    Every field has leading axes (values, seeds). Raises ``ValueError`` for an unknown
+    hyperparameter, a value out of its range or more than ``points`` values."""
+    if name not in optimizer.hyperparams:
+        raise ValueError(f"{optimizer.info.title} has no hyperparameter {name!r}; it has {', '.join(optimizer.hyperparams)}")
+    values = list(values)
+    if not 0 < len(values) <= points:
+        raise ValueError(f"a sweep takes 1 to {points} values, got {len(values)}")
+    spec = optimizer.info.hyperparameters[name]
+    for value in values:
+        spec.check(name, value)
+    _check_compatible(landscape, optimizer)
+    x0 = landscape.default_start if x0 is None else x0
+    centre, radius = _geometry(landscape)
+    padded = np.asarray(values + values[-1:] * (points - len(values)), sweep_dtype(optimizer, name))
+    run = _sweep(
+        landscape, optimizer, name, padded, jnp.asarray(x0, jnp.float32), np.asarray(seeds, np.int32), centre, radius,
+        scan_length(steps),
+    )  # fmt: skip
+    run = jax.tree.map(lambda a: a[: len(values)], jax.device_get(run))  # on the host: a slice on the device compiles
+    return _cut(run, steps)
+
+
+def diverged_at(sweep: Trajectory) -> list[list[int | None]]:
+    """Per value, per seed: None or the first step that diverged."""
+    return [[None if s < 0 else int(s) for s in row] for row in np.asarray(sweep.diverged_step)]

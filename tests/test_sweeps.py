@@ -1,0 +1,123 @@
+"""Sweeps (``optimizers.sweeps``): one vmapped program gives the runs of K separate calls, and a new
+set of values never compiles; the window of values each run sweeps; the sensitivity chart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from landscapes import get_landscape
+from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, run_trajectory
+from optimizers.sweeps import POINTS, default_swept, diverged_at, run_sweep, sweep_window
+from test_engine import count_compilations
+from ui.controls import slider_grid
+
+STEPS = 120
+
+
+def separate_runs(landscape, optimizer, name, values, seeds):
+    """Each value's runs as the app computes a run: ``run_trajectory`` (one seed) or ``run_trajectories``."""
+    for value in values:
+        method = optimizer.replace(**{name: value})
+        if len(seeds) == 1:
+            run = run_trajectory(landscape, method, steps=STEPS, seed=seeds[0])
+            yield run.params[None], run.loss[None], run.grads[None], [run.diverged_at]
+        else:
+            run = run_trajectories(landscape, method, np.asarray(landscape.default_start, np.float32), seeds, STEPS)
+            yield run.params, run.loss, run.grads, run.diverged_at
+
+
+# The vmapped program is bit for bit the separate runs for these. (Under vmap XLA fuses some
+# optimizers' arithmetic differently, contracting a·b + c into one rounding in one program and not
+# in the other: Adam, Newton's solve and the Gauss–Newton's conjugate gradients differ from the
+# separate runs in the last bit of float32, checked below to that precision.)
+EXACT = [
+    ("quadratic", "gd", {}, "learning_rate", [1e-3, 0.1, 1.0, 1.9, 2.2, 5.0]),  # 2/λ_max = 2: the last two diverge
+    ("quadratic", "momentum", {}, "momentum", [0.0, 0.5, 0.9, 0.99]),
+    ("rosenbrock", "lbfgs", {}, "learning_rate", [0.1, 0.5, 1.0, 2.0]),
+    ("rosenbrock", "lbfgs", {}, "memory_size", [1, 3, 10]),  # a whole-number leaf, traced as int32
+    ("quadratic", "gd", {"line_search": 2}, "learning_rate", [0.01, 1.0, 10.0]),
+    ("noisy_quadratic", "mlbfgs", {}, "pair_interval", [1, 5, 20]),  # values × seeds
+    ("noisy_quadratic", "momentum", {}, "learning_rate", [0.01, 0.1, 0.5]),
+]
+ROUNDING = [
+    ("quadratic", "adam", {}, "learning_rate", [1e-3, 0.05, 0.3, 3.0]),
+    ("noisy_quadratic", "adam", {}, "b2", [0.9, 0.99, 0.999]),
+    ("quadratic", "newton", {}, "damping", [0.0, 0.1, 10.0]),
+    ("rosenbrock", "damped_ggn", {"adaptive": True}, "damping", [1e-3, 1.0]),
+]
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_sweep_equals_separate_runs(exact):
+    for landscape_name, name, options, swept, values in EXACT if exact else ROUNDING:
+        landscape = get_landscape(landscape_name)
+        optimizer = get_optimizer(name, **options)
+        seeds = [3, 4, 5] if landscape.is_stochastic else [0]
+        sweep = run_sweep(landscape, optimizer, swept, values, steps=STEPS, seeds=seeds)
+        assert sweep.params.shape == (len(values), len(seeds), STEPS + 1, 2)
+        for i, (params, loss, grads, diverged) in enumerate(separate_runs(landscape, optimizer, swept, values, seeds)):
+            where = f"{name} {swept}={values[i]} on {landscape_name}"
+            assert diverged_at(sweep)[i] == list(diverged), where
+            if exact:
+                np.testing.assert_array_equal(sweep.params[i], params, err_msg=where)
+                np.testing.assert_array_equal(sweep.loss[i], loss, err_msg=where)
+                np.testing.assert_array_equal(sweep.grads[i], grads, err_msg=where)
+            else:
+                np.testing.assert_allclose(sweep.params[i], params, rtol=1e-5, atol=1e-6, err_msg=where)
+                np.testing.assert_allclose(sweep.loss[i], loss, rtol=1e-4, atol=1e-7, err_msg=where)
+    if exact:
+        assert diverged_at(run_sweep(get_landscape("quadratic"), get_optimizer("gd"), "learning_rate", [1.9, 2.2],
+                                     steps=STEPS))[1] != [None]  # fmt: skip
+
+
+def test_new_values_and_a_new_current_value_do_not_compile():
+    landscape = get_landscape("noisy_quadratic")
+    optimizer = get_optimizer("momentum", learning_rate=0.1)
+    run_sweep(landscape, optimizer, "learning_rate", [0.01, 0.1], steps=300, seeds=[0, 1])  # compiles
+    with count_compilations() as compilations:
+        moved = [
+            run_sweep(landscape, optimizer, "learning_rate", list(np.geomspace(1e-3, 1.0, POINTS)), steps=300, seeds=[0, 1]),
+            run_sweep(landscape, optimizer.replace(momentum=0.5, learning_rate=0.3), "learning_rate", [0.2], steps=290,
+                      seeds=[7, 8]),  # fmt: skip
+            run_sweep(get_landscape("noisy_quadratic", condition_number=1e3, noise_scale=1.0), optimizer, "learning_rate",
+                      [0.05, 0.5], steps=300, seeds=[0, 1]),  # fmt: skip
+        ]
+    assert compilations == []
+    assert moved[0].params.shape[0] == POINTS and moved[1].params.shape == (1, 2, 291, 2)
+    assert not np.allclose(moved[0].params[0], moved[0].params[-1])  # the values were really used
+
+
+def test_a_bad_sweep_is_refused_with_a_reason():
+    landscape, optimizer = get_landscape("quadratic"), get_optimizer("gd")
+    with pytest.raises(ValueError, match="no hyperparameter 'momentum'"):
+        run_sweep(landscape, optimizer, "momentum", [0.5])
+    with pytest.raises(ValueError, match="learning_rate must lie in"):
+        run_sweep(landscape, optimizer, "learning_rate", [0.1, 20.0])
+    with pytest.raises(ValueError, match="1 to 25 values"):
+        run_sweep(landscape, optimizer, "learning_rate", list(np.geomspace(0.01, 1, POINTS + 1)))
+    with pytest.raises(ValueError, match="convex outer loss"):
+        run_sweep(get_landscape("pure_saddle"), get_optimizer("damped_ggn"), "damping", [1.0])
+
+
+def test_the_window_is_the_sliders_own_points_within_a_decade():
+    rate = OPTIMIZERS["gd"].hyperparameters["learning_rate"]
+    grid = slider_grid(rate)
+    for current in (0.1, 0.05, 1e-5, 10.0, 0.0123):  # on the grid, at both ends, off the grid (a link's value)
+        window = sweep_window(grid, current)
+        assert current in window and len(window) <= POINTS and window == sorted(window)
+        assert all(v in grid for v in window if v != current)
+        assert min(window) >= current / 10 * (1 - 1e-9) and max(window) <= current * 10 * (1 + 1e-9)
+        assert rate.low <= min(window) and max(window) <= rate.high
+    assert len(sweep_window(grid, 0.1)) == POINTS and sweep_window(grid, 0.1)[::12] == [0.01, 0.1, 1.0]
+    damping = OPTIMIZERS["newton"].hyperparameters["damping"]
+    undamped = sweep_window(slider_grid(damping), 0.0)  # no decades around 0: the whole range, thinned
+    assert undamped[0] == 0.0 and undamped[-1] >= 1e3 and len(undamped) <= POINTS
+    memory = OPTIMIZERS["lbfgs"].hyperparameters["memory_size"]
+    assert all(isinstance(v, int) for v in sweep_window(slider_grid(memory), 10))
+
+
+def test_every_optimizer_sweeps_its_learning_rate_or_its_step_clip():
+    for name, info in OPTIMIZERS.items():
+        swept = default_swept(list(info.hyperparameters))
+        assert swept == ("learning_rate" if "learning_rate" in info.hyperparameters else "max_learning_rate"), name

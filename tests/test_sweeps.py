@@ -117,7 +117,9 @@ def test_the_window_is_the_sliders_own_points_within_a_decade():
     assert all(isinstance(v, int) for v in sweep_window(slider_grid(memory), 10))
 
 
-def test_every_optimizer_sweeps_its_learning_rate_or_its_step_clip():
+def test_a_run_sweeps_its_learning_rate_by_default():
     for name, info in OPTIMIZERS.items():
         swept = default_swept(list(info.hyperparameters))
-        assert swept == ("learning_rate" if "learning_rate" in info.hyperparameters else "max_learning_rate"), name
+        assert swept in info.hyperparameters, name
+        assert swept == "learning_rate" or "learning_rate" not in info.hyperparameters, name
+    assert default_swept(list(OPTIMIZERS["adamqlr"].hyperparameters)) == "max_learning_rate"  # AdamQLR's step clip

@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from landscapes.base import CriticalPoint, Landscape, classify, hessian_at
+from landscapes.classic import Beale, Himmelblau, LinearNet, Rastrigin
+from landscapes.custom import DEFAULT_FORMULA, Custom
+from landscapes.formula import FormulaError, parse_formula
 from landscapes.noisy import NoisyQuadratic, WithGradientNoise, minibatch_quadratic
 from landscapes.quadratic import (
     Quadratic,
@@ -28,6 +31,8 @@ class LandscapeInfo(NamedTuple):
     title: str
     parameters: dict[str, Parameter]
     summary: str
+    text: Mapping[str, str] | None = None  # parameters that are text (a formula), with their defaults
+    optional: tuple[str, ...] = ()  # parameters the landscape chooses itself when they are not given
 
 
 CONDITION = Parameter(10.0, 1.0, 1e4, log=True, label="condition number κ")
@@ -73,23 +78,88 @@ LANDSCAPES: dict[str, LandscapeInfo] = {
     ),
 }
 
+VIEW = {
+    "x_min": Parameter(-5.0, -100.0, 100.0, label="view: smallest x"),
+    "x_max": Parameter(5.0, -100.0, 100.0, label="view: largest x"),
+    "y_min": Parameter(-5.0, -100.0, 100.0, label="view: smallest y"),
+    "y_max": Parameter(5.0, -100.0, 100.0, label="view: largest y"),
+}
+
+# In the library (``get_landscape``), not yet in the explorer, whose list is ``LANDSCAPES``: an entry
+# moves there once ``optimizers.starting_values.STARTS`` has its row (and, for "custom", the explorer
+# has a box for the formula).
+MORE_LANDSCAPES: dict[str, LandscapeInfo] = {
+    "beale": LandscapeInfo(
+        lambda: Beale(),
+        "Beale",
+        {},
+        "(1.5−x+xy)² + (2.25−x+xy²)² + (2.625−x+xy³)²: a flat plateau between steep walls, minimum at (3, 0.5).",
+    ),
+    "himmelblau": LandscapeInfo(
+        lambda: Himmelblau(),
+        "Himmelblau",
+        {},
+        "(x²+y−11)² + (x+y²−7)²: four minima of equal height, a maximum and four saddles between them.",
+    ),
+    "rastrigin": LandscapeInfo(
+        lambda a: Rastrigin(a=a),
+        "Rastrigin",
+        {"a": Parameter(10.0, 0.0, 20.0, label="ripple amplitude A")},
+        "2A + Σ(xᵢ² − A cos 2πxᵢ): a bowl covered in local minima, the global one at the origin.",
+    ),
+    "linear_net": LandscapeInfo(
+        lambda: LinearNet(),
+        "Two-layer linear net",
+        {},
+        "½(1 − w₁w₂)²: a saddle at the origin and a hyperbola w₁w₂ = 1 of minima.",
+    ),
+    "custom": LandscapeInfo(
+        lambda formula, **view: Custom(formula, **view),
+        "Your own formula",
+        VIEW,
+        "A formula in x and y; its critical points found by Newton's method, the view chosen around them.",
+        text={"formula": DEFAULT_FORMULA},
+        optional=tuple(VIEW),  # all four or none: none chooses the view automatically
+    ),
+}
+ALL_LANDSCAPES: dict[str, LandscapeInfo] = {**LANDSCAPES, **MORE_LANDSCAPES}
+
 GRADIENT_NOISE = Parameter(0.0, 0.0, 10.0, label="gradient noise σ")
 
 
 def get_landscape(name: str, gradient_noise: float = 0.0, **parameters) -> Landscape:
-    """Build a landscape by name; ``gradient_noise`` > 0 adds a random tilt each step."""
-    info = choose("landscape", name, LANDSCAPES)
-    landscape = info.build(**validate(name, parameters, info.parameters))
+    """Build a landscape by name; ``gradient_noise`` > 0 adds a random tilt each step.
+
+    ``get_landscape("custom", formula="x**2 + 3*sin(y)")`` builds the reader's own landscape
+    (``landscapes.formula`` says what a formula may contain); a refused formula raises ``ValueError``.
+    """
+    info = choose("landscape", name, ALL_LANDSCAPES)
+    text = dict(info.text or {})
+    allowed = [*info.parameters, *text]
+    unknown = sorted(set(parameters) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name} has no parameter {', '.join(unknown)}; allowed: {', '.join(allowed) or 'none'}")
+    words = {key: parameters.pop(key, default) for key, default in text.items()}
+    specs = {key: spec for key, spec in info.parameters.items() if key not in info.optional or key in parameters}
+    landscape = info.build(**words, **validate(name, parameters, specs))
     noise = GRADIENT_NOISE.check("gradient_noise", gradient_noise)
     return WithGradientNoise(landscape, noise) if noise > 0 else landscape
 
 
 __all__ = [
+    "ALL_LANDSCAPES",
     "LANDSCAPES",
+    "MORE_LANDSCAPES",
+    "Beale",
     "BoundedSaddle",
     "CriticalPoint",
+    "Custom",
+    "FormulaError",
+    "Himmelblau",
     "Landscape",
     "LandscapeInfo",
+    "LinearNet",
+    "Rastrigin",
     "NoisyQuadratic",
     "PureSaddle",
     "Quadratic",
@@ -102,4 +172,5 @@ __all__ = [
     "log_uniform_spectrum",
     "quadratic_from_spectrum",
     "minibatch_quadratic",
+    "parse_formula",
 ]

@@ -159,6 +159,41 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {
         needs=frozenset({"ggn_vp", "value_fn"}),
         order="second",
     ),
+    "yogi": OptimizerInfo(
+        "yogi",
+        "Yogi",
+        {
+            "learning_rate": learning_rate(0.05),
+            "b1": Parameter(0.9, 0.0, 0.999, label="β₁"),
+            "b2": Parameter(0.999, 0.0, 0.99999, label="β₂"),
+            "eps": Parameter(1e-3, 1e-12, 1.0, log=True, label="ε"),
+            "initial_accumulator_value": Parameter(1e-6, 1e-12, 1.0, log=True, label="initial moments m₀ = v₀"),
+        },
+        {},
+    ),
+    "adadelta": OptimizerInfo(
+        "adadelta",
+        "AdaDelta",
+        {
+            "learning_rate": learning_rate(1.0),
+            "rho": Parameter(0.9, 0.0, 0.9999, label="decay ρ"),
+            "eps": Parameter(1e-6, 1e-12, 1.0, log=True, label="ε"),
+        },
+        {},
+    ),
+    "parabola": OptimizerInfo(
+        "parabola",
+        "Parabola along the momentum (Duda)",
+        {
+            "learning_rate": learning_rate(0.1),
+            "momentum": MOMENTUM,
+            "decay": Parameter(0.9, 0.0, 0.9999, label="EMA β of the fit"),
+            "step_fraction": Parameter(1.0, 0.0, 2.0, label="fraction η of the way to the vertex"),
+            "max_step": Parameter(1.0, 1e-4, 100.0, log=True, label="step clip along v̂"),
+        },
+        {},
+        order="second",
+    ),
 }
 
 

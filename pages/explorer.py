@@ -24,6 +24,7 @@ explorer.landscape_view(settings, drawn)
 loss_column, table_column = st.columns([3, 2])
 with loss_column:
     explorer.loss_view(settings, done)
+    explorer.schedule_view(settings, done)  # α against the step, for the runs under a schedule
 with table_column:
     st.table(explorer.summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
     st.download_button(

@@ -5,7 +5,11 @@ page's link: ``landscape`` and its parameters by name, ``gradient_noise``;
 run slots ``run1`` … ``run6`` (an optimizer or ``none``) with their settings
 as ``run1.learning_rate``, ``run1.adaptive``, ...; ``steps``, ``seed`` and
 ``seeds`` (noisy runs), ``x0``, ``y0``, ``view3d``; ``lesson``
-(``lessons/explorer/``) and ``hide``.
+(``lessons/explorer/``) and ``hide``. A run's learning-rate schedule is ``run1.schedule``
+(``constant`` unless given) with its numbers as ``run1.schedule.decay_steps``, ...; its iterate
+averaging ``run1.average`` (``none``, ``polyak``, ``ema``) with ``run1.average.decay`` and
+``run1.average.start``. A landscape given by a formula (``custom``) takes it as ``formula`` and,
+where the reader sets them, the view as ``x_min``, ``x_max``, ``y_min``, ``y_max``.
 """
 
 from __future__ import annotations
@@ -27,8 +31,14 @@ from ui import controls, plots, viewstate
 from ui.chart import chart, clicked_point
 from ui.explanations import look_for
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, items
-from ui.optimizer_fields import setting_fields
-from ui.viewstate import Choice, Number, Toggle
+from ui.optimizer_fields import AVERAGE, AVERAGE_TITLES, CONSTANT, NO_AVERAGE, PRIMARY, SCHEDULE
+from ui.optimizer_fields import setting_fields, split_wrappers, wrapper_fields
+from landscapes import parse_formula
+from optimizers import learning_rates
+from optimizers.averaging import AVERAGING
+from optimizers.schedules import SCHEDULE_TITLES
+from ui.runs import build_method
+from ui.viewstate import Choice, Number, Text, Toggle
 
 PAGE = "explorer"
 SLOTS = 6
@@ -43,6 +53,10 @@ PLOT_KEY = "landscape_plot"
 LANDSCAPE_TITLES = {name: info.title for name, info in LANDSCAPES.items()}
 RUN_TITLES = {NONE: "none", **{name: info.title for name, info in OPTIMIZERS.items()}}
 NOISE_HELP = "Adds a random tilt ξᵀθ, ξ ~ N(0, σ²I), to the loss each step: noisy gradients, exact curvature."
+FORMULA_LABEL = "L(x, y) ="
+FORMULA_HELP = ("A formula in x and y: + − * / **, numbers, pi, e and functions such as sin, cos, exp, log, sqrt, "
+                "abs, tanh, arctan, min, max. Press Enter to draw it; the link then holds it.")  # fmt: skip
+AVERAGE_SHORT = {"polyak": "Polyak–Ruppert averaged", "ema": "EMA-averaged"}
 
 
 def slot_key(slot: int) -> str:
@@ -56,11 +70,45 @@ def setting_key(slot: int, name: str) -> str:
 class RunSpec(NamedTuple):
     slot: int
     optimizer: str
-    settings: Items
+    settings: Items  # the optimizer's own hyperparameters and options
+    schedule: str = CONSTANT  # a kind in optimizers.SCHEDULES
+    schedule_params: Items = ()
+    average: str = NO_AVERAGE  # none, or a kind in optimizers.averaging.AVERAGING
+    average_params: Items = ()
 
     @property
     def color(self) -> str:
         return plots.PALETTE[self.slot - 1][1]
+
+    @property
+    def wrapped(self) -> bool:
+        """Under a schedule or with its iterates averaged."""
+        return self.schedule != CONSTANT or self.average != NO_AVERAGE
+
+    @property
+    def wrappers(self) -> tuple:
+        """``compute_run``'s schedule and averaging arguments."""
+        return self.schedule, self.schedule_params, self.average, self.average_params
+
+    def method(self):
+        """The optimizer the run uses, wrappers included (``ValueError`` for an impossible one)."""
+        return build_method(self.optimizer, self.settings, *self.wrappers)
+
+    @property
+    def wrapper_label(self) -> str:
+        """What the legend adds for the schedule and the averaging ("" for neither)."""
+        parts = []
+        if self.schedule != CONSTANT:
+            parts.append(SCHEDULE_TITLES[self.schedule])
+        if self.average != NO_AVERAGE:
+            values = dict(self.average_params)
+            what = AVERAGE_SHORT[self.average]
+            if self.average == "ema":
+                what += f" β={controls.format_number(values.get('decay', AVERAGING['ema']['decay'].default))}"
+            if values.get("start"):
+                what += f" from step {int(values['start'])}"
+            parts.append(what)
+        return "".join(f" · {part}" for part in parts)
 
     @property
     def label(self) -> str:
@@ -71,7 +119,7 @@ class RunSpec(NamedTuple):
             shown.append("adaptive")
         if values.get("line_search"):
             shown.append(f"{LINE_SEARCHES[values['line_search']]} line search")
-        return " ".join([OPTIMIZERS[self.optimizer].title, *shown])
+        return " ".join([OPTIMIZERS[self.optimizer].title, *shown]) + self.wrapper_label
 
 
 class Settings(NamedTuple):
@@ -88,15 +136,15 @@ class Settings(NamedTuple):
 
 
 # --- the view state ------------------------------------------------------------------
-def default_start(landscape: str) -> tuple[float, float]:
-    x, y = build_landscape(landscape, ()).default_start[:2]
+def default_start(landscape: str, parameters: Items = ()) -> tuple[float, float]:
+    x, y = build_landscape(landscape, parameters).default_start[:2]
     return float(x), float(y)
 
 
-def start_ranges(landscape: str) -> list[tuple[float, float]]:
+def start_ranges(landscape: str, parameters: Items = ()) -> list[tuple[float, float]]:
     """Where a start may lie, per axis: within half the escape radius of the view's centre, so a run
     that starts there is not counted as diverged before its first step."""
-    info = build_landscape(landscape, ())
+    info = build_landscape(landscape, parameters)
     reach = float(np.floor(info.escape_radius / 2))
     return [(round((a + b) / 2 - reach), round((a + b) / 2 + reach)) for a, b in info.bounds]
 
@@ -107,9 +155,62 @@ def _depends_on_landscape(key: str) -> bool:
     return key in ("x0", "y0") or (key.startswith("run") and "." in key)
 
 
+def _depends_on_formula(key: str) -> bool:
+    """What starts afresh on a new formula: its view and the start, both chosen from its critical points."""
+    return key in ("x0", "y0", "x_min", "x_max", "y_min", "y_max")
+
+
+def automatic_view(landscape: str, text: Items) -> dict[str, float]:
+    """The view a landscape that chooses its own (``LandscapeInfo.optional``) takes for the text
+    parameters ``text`` (a formula): its bounds by name."""
+    (x0, x1), (y0, y1) = build_landscape(landscape, text).bounds
+    return dict(zip(("x_min", "x_max", "y_min", "y_max"), (float(x0), float(x1), float(y0), float(y1))))
+
+
+def landscape_parameters(view: dict, landscape: str) -> Items:
+    """The landscape's parameters in ``view`` as ``build_landscape`` takes them: its numbers, its texts
+    (a formula), and the view it would choose itself only where the reader moved it (an empty range in
+    x or y, as a min above its max, is left out: the automatic view)."""
+    info = LANDSCAPES[landscape]
+    values = {k: view[k] for k in info.parameters if k not in info.optional and k in view}
+    values |= {k: view[k] for k in (info.text or {}) if k in view}
+    if info.optional and all(k in view for k in info.optional):
+        given = {k: view[k] for k in info.optional}
+        automatic = automatic_view(landscape, items(values))
+        ordered = given["x_min"] < given["x_max"] and given["y_min"] < given["y_max"]
+        if ordered and any(given[k] != automatic[k] for k in given):
+            values |= given
+    return items(values)
+
+
+def empty_view(view: dict, landscape: str) -> bool:
+    """The reader's view has an empty range (it is then left out: the automatic view is drawn)."""
+    info = LANDSCAPES[landscape]
+    if not info.optional or not all(k in view for k in info.optional):
+        return False
+    return not (view["x_min"] < view["x_max"] and view["y_min"] < view["y_max"])
+
+
 def is_stochastic(view: dict, landscape: str) -> bool:
-    parameters = items({k: view[k] for k in LANDSCAPES[landscape].parameters})
-    return build_landscape(landscape, parameters, view["gradient_noise"]).is_stochastic
+    return build_landscape(landscape, landscape_parameters(view, landscape), view["gradient_noise"]).is_stochastic
+
+
+def landscape_fields(view: dict, landscape: str):
+    """A landscape's parameters: its texts (a formula, checked by the formula parser, so a bad one is
+    refused with its reason and position), then its numbers; a view it would choose itself starts at
+    that choice."""
+    info = LANDSCAPES[landscape]
+    for name, default in (info.text or {}).items():
+        yield Text(name, FORMULA_LABEL, default, validate=parse_formula, help=FORMULA_HELP, resets=_depends_on_formula)
+    automatic = {}
+    if info.optional:
+        automatic = automatic_view(landscape, items({k: view[k] for k in (info.text or {})}))
+    for name, spec in info.parameters.items():
+        if name in automatic:  # a number box at the automatic view's end
+            yield Number(name, spec.label or name, automatic[name], spec=spec._replace(default=automatic[name]),
+                         box=True, step=0.5, help="Starts at the view chosen around the critical points found.")  # fmt: skip
+        else:
+            yield Number(name, spec.label or name, spec.default, spec=spec)
 
 
 def declare(view: dict):
@@ -117,8 +218,7 @@ def declare(view: dict):
     yield Choice("landscape", "Landscape", "quadratic", options=tuple(LANDSCAPES), titles=LANDSCAPE_TITLES,
                  resets=_depends_on_landscape)  # fmt: skip
     landscape = view["landscape"]
-    for name, spec in LANDSCAPES[landscape].parameters.items():
-        yield Number(name, spec.label or name, spec.default, spec=spec)
+    yield from landscape_fields(view, landscape)
     yield Number("gradient_noise", GRADIENT_NOISE_SPEC.label, GRADIENT_NOISE_SPEC.default, spec=GRADIENT_NOISE_SPEC,
                  help=NOISE_HELP)  # fmt: skip
     for slot in range(1, SLOTS + 1):
@@ -128,11 +228,13 @@ def declare(view: dict):
         if view[slot_key(slot)] != NONE:
             optimizer = view[slot_key(slot)]  # its sliders start at values that work on this landscape
             yield from setting_fields(slot_key(slot), optimizer, starting_values(landscape, optimizer), options=OPTIONS_SHOWN)
+            yield from wrapper_fields(slot_key(slot), view)
     yield Number("steps", STEPS.label, STEPS.default, spec=STEPS)
     if is_stochastic(view, landscape):
         yield Number("seed", SEED.label, SEED.default, spec=SEED, box=True, help="Seeds seed, seed + 1, … give the noisy runs.")
         yield Number("seeds", SEEDS.label, SEEDS.default, spec=SEEDS, help="How many seeds to run and draw as a cloud.")
-    starts = zip(("x0", "y0"), ("start x", "start y"), default_start(landscape), start_ranges(landscape))
+    parameters = landscape_parameters(view, landscape)
+    starts = zip(("x0", "y0"), ("start x", "start y"), default_start(landscape, parameters), start_ranges(landscape, parameters))
     for key, label, value, (low, high) in starts:
         yield Number(key, label, value, spec=Parameter(value, low, high), box=True, step=0.1)
     yield Toggle("view3d", "3-D surface view", False)
@@ -151,11 +253,29 @@ def _on_plot_click():
 
 
 # --- the sidebar -------------------------------------------------------------------
+def _is_wrapper_key(slot: int, key: str) -> bool:
+    return key.split(".", 2)[1] in (SCHEDULE, AVERAGE)
+
+
 def _slot_widgets(view, slot: int, where):
     colour_name = plots.PALETTE[slot - 1][0]
     box = where.container(border=True)
     controls.widget(view, slot_key(slot), where=box, label=f":{colour_name}[●] Run {slot}")
-    controls.setting_widgets(view, slot_key(slot), box)
+    keys = [k for k in view.fields if k.startswith(slot_key(slot) + ".")]
+    more = None
+    for key in [k for k in keys if not _is_wrapper_key(slot, k)]:  # the optimizer's own settings
+        primary = key.split(".", 1)[1] in PRIMARY
+        if not primary and not controls.is_hidden(view, key):
+            more = more or box.expander("more settings")
+        controls.widget(view, key, where=box if primary else more)
+    wrappers = [k for k in keys if _is_wrapper_key(slot, k)]
+    if wrappers and not all(controls.is_hidden(view, k) for k in wrappers):
+        chosen = [view[setting_key(slot, SCHEDULE)] != CONSTANT, view[setting_key(slot, AVERAGE)] != NO_AVERAGE]
+        title = "schedule and averaging" + (": " + ", ".join(
+            w for w, on in zip(("scheduled", "averaged"), chosen) if on) if any(chosen) else "")  # fmt: skip
+        inner = box.expander(title, expanded=any(chosen))
+        for key in wrappers:
+            controls.widget(view, key, where=inner)
 
 
 def _run_widgets(view, where):
@@ -167,18 +287,40 @@ def _run_widgets(view, where):
             _slot_widgets(view, slot, where)
 
 
+def _landscape_widgets(view, bar):
+    """The landscape's parameters: a formula's box, the view it chose (in two columns), the numbers."""
+    info = LANDSCAPES[view["landscape"]]
+    for name in info.text or {}:
+        controls.widget(view, name, where=bar)
+    optional = [name for name in info.parameters if name in info.optional]
+    for name in info.parameters:
+        if name not in optional:
+            controls.widget(view, name, where=bar)
+    if optional and not all(controls.is_hidden(view, k) for k in optional):
+        with bar.expander("view (chosen around the critical points; or set it)"):
+            for pair in (optional[:2], optional[2:]):
+                columns = st.columns(len(pair))
+                for name, column in zip(pair, columns):
+                    controls.widget(view, name, where=column)
+            if empty_view(view.state, view["landscape"]):
+                st.caption("A range is empty (its smallest value is not below its largest): drawing the automatic view.")
+            if any(k in dict(landscape_parameters(view.state, view["landscape"])) for k in optional):
+                st.button("Choose the view again", on_click=controls.forget, args=(PAGE, optional))
+
+
 def settings_of(view: dict) -> Settings:
     """The settings a view state describes (a page's, a lesson's or a link's)."""
     fields = viewstate.fields_of(declare, view)
     landscape = view["landscape"]
-    parameters = items({k: view[k] for k in LANDSCAPES[landscape].parameters})
+    parameters = landscape_parameters(view, landscape)
     runs = []
     for slot in range(1, SLOTS + 1):
         optimizer = view[slot_key(slot)]
         if optimizer != NONE:
             prefix = slot_key(slot) + "."
             values = {k[len(prefix):]: view[k] for k in fields if k.startswith(prefix)}
-            runs.append(RunSpec(slot, optimizer, items(values)))
+            own, schedule, schedule_params, average, average_params = split_wrappers(values)
+            runs.append(RunSpec(slot, optimizer, items(own), schedule, items(schedule_params), average, items(average_params)))
     stochastic = "seeds" in fields
     seed, seeds = (view["seed"], view["seeds"]) if stochastic else (0, 1)
     return Settings(landscape, parameters, float(view["gradient_noise"]), tuple(runs), int(view["steps"]), int(seed),
@@ -192,8 +334,7 @@ def sidebar_controls(view) -> Settings:
     bar.subheader("Landscape")
     controls.widget(view, "landscape", where=bar)
     bar.caption(LANDSCAPES[view["landscape"]].summary)
-    for name in LANDSCAPES[view["landscape"]].parameters:
-        controls.widget(view, name, where=bar)
+    _landscape_widgets(view, bar)
     controls.widget(view, "gradient_noise", where=bar)
     bar.subheader("Optimizers")
     _run_widgets(view, bar)
@@ -219,7 +360,7 @@ def compute(settings: Settings) -> tuple[list[tuple[RunSpec, plots.Drawn]], list
         try:
             run = compute_run(
                 settings.landscape, settings.landscape_parameters, settings.gradient_noise, spec.optimizer,
-                spec.settings, settings.start, settings.steps, settings.seed, settings.seeds,
+                spec.settings, settings.start, settings.steps, settings.seed, settings.seeds, *spec.wrappers,
             )  # fmt: skip
         except ValueError as error:
             problems.append(f"Run {spec.slot}, {OPTIMIZERS[spec.optimizer].title}: {error}")
@@ -257,7 +398,8 @@ def expected_curves(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]])
     curves = []
     for spec, d in done:
         alpha = dict(spec.settings).get("learning_rate")
-        if spec.optimizer == "gd" and not dict(spec.settings).get("line_search") and np.all(alpha * lam < 2):
+        constant = spec.schedule == CONSTANT  # the closed form is for a fixed step
+        if spec.optimizer == "gd" and constant and not dict(spec.settings).get("line_search") and np.all(alpha * lam < 2):
             expected = theory.gd_expected_excess_loss(lam, x0, alpha, values["noise_scale"], values["batch_size"], settings.steps)
             curves.append(plots.LossCurve(f"{d.label}: expected (closed form)", expected, d.color, dash="dot"))
     return curves
@@ -272,6 +414,16 @@ def loss_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
         title="Loss: mean of the running seeds, 10–90 % band" if settings.seeds > 1 else "Loss against step", height=420,
     )  # fmt: skip
     chart(figure, key="loss_plot")
+
+
+def schedule_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
+    """α against the step for the runs under a learning-rate schedule (nothing when there is none)."""
+    scheduled = [(spec, d) for spec, d in done if spec.schedule != CONSTANT]
+    if not scheduled:
+        return
+    runs = [(d.label, d.color, learning_rates(spec.method(), settings.steps)) for spec, d in scheduled]
+    chart(plots.learning_rate_figure(runs), key="schedule_plot")
+    st.caption("The learning rate of each step, α·s(t), for the runs under a schedule (the optimizer's α is its peak).")
 
 
 def summary_table(settings: Settings, drawn: list[plots.Drawn]) -> pd.DataFrame:

@@ -476,7 +476,7 @@ def landscape_figure(
         hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>",
     ))  # fmt: skip
     for drawn in runs:
-        data += _static_traces(drawn, landscape)
+        data += _static_traces(drawn, landscape) + averaged_traces(drawn)
     annotations = []
     for drawn in runs:
         crosses, labels = _divergence_layer(drawn, landscape)
@@ -692,4 +692,41 @@ def run_loss_curves(runs: Sequence[Drawn], landscape: Landscape) -> list[LossCur
             high=stats.high if noisy else None, marker_at=None if first is None else first - 1,
             marker_text=divergence_label(run.diverged_at), running=stats.running if noisy else None, seeds=stats.seeds,
         ))  # fmt: skip
+        curves += averaged_loss_curves(drawn, landscape)
     return curves
+
+
+# --- iterate averaging and learning-rate schedules ----------------------------------------------
+AVERAGED = "the average of its iterates"
+
+
+def averaged_traces(drawn: Drawn) -> list[dict]:
+    """A run's average of its iterates (``RunResult.averaged``), dashed in the run's colour beside its path:
+    the mean over the seeds still running on a noisy landscape. None without averaging."""
+    run = drawn.run
+    if run.averaged is None:
+        return []
+    path = mean_over_running(run.averaged, run.diverged_at) if len(run.averaged) > 1 else run.averaged[0]
+    return [dict(
+        type="scatter", x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines", name=f"{drawn.label}: {AVERAGED}",
+        legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5, dash="dash"),
+        meta={"role": "average", "run": drawn.color},
+        hovertemplate=f"{drawn.label}: {AVERAGED}<br>step %{{pointNumber}}: (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
+    )]  # fmt: skip
+
+
+def averaged_loss_curves(drawn: Drawn, landscape: Landscape) -> list[LossCurve]:
+    """L − L* at the averaged iterate, dashed in the run's colour (the mean over the running seeds)."""
+    run = drawn.run
+    if run.averaged_loss is None:
+        return []
+    mean = mean_over_running(excess_loss(run.averaged_loss, landscape.minimum_loss), run.diverged_at)
+    return [LossCurve(f"{drawn.label}: {AVERAGED}", mean, drawn.color, dash="dash")]
+
+
+def learning_rate_figure(runs: Sequence[tuple[str, str, np.ndarray]], *, height: int = 230) -> PlainFigure:
+    """α against the step for each (label, colour, α per step) of the runs under a schedule: compact,
+    for under the loss curves."""
+    curves = [LossCurve(label, rates, color) for label, color, rates in runs]
+    figure = loss_curve_figure(curves, y_title="learning rate α", log_y=False, floor=None, height=height)
+    return figure.update_layout(yaxis=dict(rangemode="tozero"), margin=dict(t=30, b=45))

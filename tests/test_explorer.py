@@ -4,13 +4,15 @@ note, and a link reopens the same view (AppTest)."""
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import page_checks
 from landscapes import LANDSCAPES, get_landscape
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, theory
-from optimizers.seeds import frozen_seeds
+from optimizers.seeds import frozen_seeds, seed_statistics
 from page_checks import check_page, trace_names
 from ui import explorer, lessons
 from ui.controls import slider_grid
@@ -70,10 +72,10 @@ def expected_loss(settings: explorer.Settings, run) -> np.ndarray:
 
 
 def check_claim(runs: dict, claim: dict, name: str):
-    traj, excess = runs[claim["run"]]
     kind = claim["claim"]
     settings = lesson_settings(name)
-    run = next(r for r in settings.runs if r.slot == claim["run"])
+    traj, excess = runs[claim["run"]] if "run" in claim else (None, None)  # a claim may speak of the landscape
+    run = next((r for r in settings.runs if r.slot == claim.get("run")), None)
     if kind == "noise_floor":
         values = dict(settings.landscape_parameters)
         lam = get_landscape(settings.landscape, **values).quadratic.eigenvalues
@@ -90,6 +92,25 @@ def check_claim(runs: dict, claim: dict, name: str):
         steps = np.diff(np.asarray(traj.params[0, : claim["steps"] + 2], np.float64), axis=0)
         cosines = np.sum(steps[1:] * steps[:-1], axis=1) / (np.linalg.norm(steps[1:], axis=1) * np.linalg.norm(steps[:-1], axis=1))
         assert np.abs(cosines).max() < 1e-3, cosines
+    elif kind == "final_between":  # the final (mean) L − L*, as the table shows it
+        assert claim["low"] <= excess[:, -1].mean() <= claim["high"]
+    elif kind == "monotone":  # the loss never rises (every seed)
+        assert (np.diff(excess, axis=1) <= 0).all()
+    elif kind == "rises":  # the loss rises again on some step
+        assert (np.diff(excess, axis=1) > 0).any()
+    elif kind == "rises_only_before":  # rises happen only before ``step``; from there on the loss only falls
+        rising = np.nonzero((np.diff(excess, axis=1) > 0).any(axis=0))[0] + 1
+        assert rising.size and rising.max() < claim["step"]
+    elif kind == "hessian_max_at_start":
+        landscape = get_landscape(settings.landscape, **dict(settings.landscape_parameters))
+        hessian = jax.hessian(landscape.loss)(jnp.asarray(settings.start, jnp.float32))
+        assert np.linalg.eigvalsh(np.asarray(hessian, np.float64)).max() == pytest.approx(claim["value"], rel=claim["tolerance"])
+    elif kind == "survivors_lower":  # over the seeds that neither diverged nor froze, as the table averages
+        ours, theirs = (
+            seed_statistics(np.asarray(t.loss), np.asarray(t.params), t.diverged_at, 0.0).final_excess
+            for t, _ in (runs[claim["run"]], runs[claim["than"]])
+        )
+        assert ours < theirs
     elif kind == "never_diverges":
         assert all(step is None for step in traj.diverged_at)
     elif kind == "freezes":  # some seed stops moving without diverging, where the noise moves every healthy one

@@ -36,9 +36,9 @@ DECADES = 1.0  # a sweep spans the grid points within this many decades either s
 SWEPT_FIRST = ("learning_rate", "max_learning_rate", "damping")
 
 
-def default_swept(hyperparameters: Sequence[str]) -> str:
-    """The hyperparameter a run sweeps by default: its learning rate where it has one."""
-    return next((name for name in SWEPT_FIRST if name in hyperparameters), next(iter(hyperparameters)))
+def default_swept(hyperparameters: Sequence[str]) -> str | None:
+    """The hyperparameter a run sweeps by default: its learning rate where it has one (None if it has none)."""
+    return next((name for name in SWEPT_FIRST if name in hyperparameters), next(iter(hyperparameters), None))
 
 
 def sweep_window(grid: Sequence[float], current: float, decades: float = DECADES, points: int = POINTS) -> list:

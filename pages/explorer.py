@@ -19,11 +19,12 @@ for problem in problems:
 if not settings.runs:
     st.info("Choose an optimizer for Run 1 in the sidebar.")
 drawn = [d for _, d in done]
+swept = explorer.compute_sweeps(settings, done)  # each run at nearby values of its learning rate, for scrubbing
 
-explorer.landscape_view(settings, drawn)
+explorer.landscape_view(settings, drawn, swept)
 loss_column, table_column = st.columns([3, 2])
 with loss_column:
-    explorer.loss_view(settings, done)
+    explorer.loss_view(settings, done, swept)
     explorer.schedule_view(settings, done)  # α against the step, for the runs under a schedule
 with table_column:
     st.table(explorer.summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
@@ -36,4 +37,5 @@ with table_column:
         icon=":material/download:",
     )
     st.caption("The picture: the camera icon in the plot's toolbar saves it as a PNG.")
+explorer.sensitivity_view(settings, swept)
 explorer.explanations(settings)

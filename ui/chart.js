@@ -6,6 +6,11 @@
 // A figure with a playback gets a ▶ button and a step slider under it, which show
 // the frames with Plotly.animate (markers and arrows only, no full redraw); the
 // step shown is kept when a new figure arrives.
+// A figure with scrub controls (ui/plots.py, scrub_layer) gets one range input per run
+// under that: dragging it shows the run's precomputed path, playback frames and
+// divergence mark for each swept value, and moves the run's lines in every other chart
+// that has targets for it (its loss curve, its point on the sensitivity chart), all in
+// the browser; only letting go sends the value to Python (the "scrub" trigger).
 
 let plotlyLoaded;
 function loadPlotly(src) {
@@ -72,12 +77,215 @@ class Player {
   }
 }
 
+const charts = new Map(); // chart name → its plot, so that one chart's scrub controls move the others
+const EMPTY = { x: [null], y: [null] }; // a trace with no point at all would be hidden, and a chart of several
+// panels then loses the traces of a panel that a Plotly.animate does not touch
+const STILL = { mode: "immediate", frame: { duration: 0, redraw: false }, transition: { duration: 0 } };
+const TYPED = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array };
+
+function bytes(b64) {
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
+}
+
+// A plotly typed array ({dtype, bdata}) as an array; anything else as it is.
+function plain(value) {
+  return value && typeof value === "object" && "bdata" in value ? new TYPED[value.dtype](bytes(value.bdata)) : value;
+}
+
+// plots.quantized: int16 levels between lo and hi, −32768 for NaN.
+function dequantized(q) {
+  const levels = new Int16Array(bytes(q.b64));
+  const out = new Float32Array(levels.length);
+  const scale = (q.hi - q.lo) / 65534;
+  for (let i = 0; i < levels.length; i++) out[i] = levels[i] === -32768 ? NaN : q.lo + (levels[i] + 32767) * scale;
+  out.shape = q.shape;
+  return out;
+}
+
+// The x and y of points ``count`` points of a (..., 2) array from point ``start`` on; ``map`` for y.
+function points(array, start, count, map = (v) => v) {
+  const x = new Array(count), y = new Array(count);
+  for (let i = 0; i < count; i++) {
+    x[i] = array[2 * (start + i)];
+    y[i] = map(array[2 * (start + i) + 1]);
+  }
+  return { x, y };
+}
+
+function original(figure, index) {
+  const trace = figure.data[index];
+  return { x: plain(trace.x), y: plain(trace.y) };
+}
+
+// Sets the annotations' attributes that differ from what is shown (a relayout redraws the whole
+// chart), each attribute by itself: a whole object at "annotations[i]" would insert a new one.
+function relayoutChanged(plot, changes) {
+  const shown = plot.layout.annotations || [];
+  const needed = {};
+  for (const [index, annotation] of Object.entries(changes)) {
+    const now = shown[index] || {};
+    for (const [key, value] of Object.entries(annotation)) {
+      if (JSON.stringify(now[key]) !== JSON.stringify(value)) needed[`annotations[${index}].${key}`] = value;
+    }
+  }
+  return Object.keys(needed).length ? Plotly.relayout(plot, needed) : Promise.resolve();
+}
+
+class Scrubber {
+  constructor(box, plot) {
+    this.box = box;
+    this.plot = plot;
+    this.rows = new Map();
+  }
+  load(scrub, figure) {
+    const slots = scrub.runs.map((run) => run.slot).join();
+    if (slots !== this.slots) {
+      this.box.replaceChildren();
+      this.rows.clear();
+      this.slots = slots;
+    }
+    for (const run of scrub.runs) {
+      const row = this.rows.get(run.slot) || this.row(run);
+      row.run = run;
+      row.input.max = run.values.length - 1;
+      row.input.value = run.index;
+      row.input.setAttribute("aria-label", `scrub ${run.title} of Run ${run.slot}`);
+      row.name.textContent = `Run ${run.slot} · ${run.title}`;
+      row.value.textContent = run.texts[run.index];
+      row.dot.style.color = run.color;
+      run.shown = run.index;
+      run.original = {};
+      for (const role of ["path", "cloud", "cross"]) {
+        if (run.traces[role] !== undefined) run.original[run.traces[role]] = original(figure, run.traces[role]);
+      }
+    }
+  }
+  row(run) {
+    const row = { element: document.createElement("label") };
+    row.element.className = "app-scrub-run";
+    row.dot = child(row.element, "app-scrub-dot", "span");
+    row.dot.textContent = "●";
+    row.name = child(row.element, "app-scrub-name", "span");
+    row.input = child(row.element, "app-scrub-slider", "input");
+    Object.assign(row.input, { type: "range", min: 0, step: 1 });
+    row.value = child(row.element, "app-scrub-value", "span");
+    row.input.oninput = () => this.show(row.run, Number(row.input.value), row);
+    row.input.onchange = () => {
+      const run = row.run, k = Number(row.input.value);
+      if (this.plot.sendScrub) this.plot.sendScrub("scrub", { slot: run.slot, name: run.name, value: run.values[k], index: k });
+    };
+    this.box.appendChild(row.element);
+    this.rows.set(run.slot, row);
+    return row;
+  }
+  decoded(run) {
+    run.decoded ??= Object.fromEntries(["path", "here", "update", "descent", "loss"].map((name) => [name, dequantized(run[name])]));
+    return run.decoded;
+  }
+  show(run, k, row) {
+    run.shown = k;
+    row.value.textContent = run.texts[k];
+    const d = this.decoded(run), t = run.traces, current = k === run.index;
+    const traces = [], data = [];
+    const put = (index, trace) => {
+      if (index !== undefined && index !== null) {
+        traces.push(index);
+        data.push(trace);
+      }
+    };
+    const length = d.path.shape[1];
+    put(t.path, current ? run.original[t.path] : points(d.path, k * length, length));
+    put(t.cloud, current ? run.original[t.cloud] : EMPTY);
+    put(t.cross, current ? run.original[t.cross] : EMPTY);
+    const mark = current ? null : run.marks[k];
+    put(run.cross, mark ? { x: mark.x, y: mark.y } : EMPTY);
+    const player = this.plot.player;
+    if (player && player.playback && t.here !== undefined) {
+      this.reframe(run, k, player.playback.frames);
+      const frame = player.playback.frames[player.index];
+      for (const role of ["here", "update", "descent"]) put(t[role], frame.data[frame.traces.indexOf(t[role])]);
+    }
+    Plotly.animate(this.plot, [{ data, traces }], STILL);
+    const labels = {};
+    if (run.annotation !== null) labels[run.annotation] = { visible: current };
+    labels[run.scrubbed_annotation] = mark ? { ...mark.annotation, visible: true } : { visible: false };
+    relayoutChanged(this.plot, labels);
+    for (const other of charts.values()) {
+      if (other !== this.plot && other.isConnected && other.follow) other.follow(run, k, d);
+    }
+  }
+  // The playback's frames of ``run`` at value k (its own frames at the current value).
+  reframe(run, k, frames) {
+    const t = run.traces;
+    run.originalFrames ??= frames.map((frame) => ["here", "update", "descent"].map((role) => frame.data[frame.traces.indexOf(t[role])]));
+    const [, count, seeds] = this.decoded(run).here.shape;
+    const { here, update, descent } = this.decoded(run);
+    frames.forEach((frame, f) => {
+      const at = ["here", "update", "descent"].map((role) => frame.traces.indexOf(t[role]));
+      if (k === run.index) {
+        at.forEach((position, i) => (frame.data[position] = run.originalFrames[f][i]));
+        return;
+      }
+      const seedsHere = points(here, (k * count + f) * seeds, seeds);
+      const origin = [seedsHere.x[0], seedsHere.y[0]];
+      const arrow = (end) => ({ type: "scatter", x: [origin[0], end[2 * (k * count + f)]], y: [origin[1], end[2 * (k * count + f) + 1]] });
+      frame.data[at[0]] = { type: "scatter", ...seedsHere };
+      frame.data[at[1]] = arrow(update);
+      frame.data[at[2]] = arrow(descent);
+    });
+  }
+}
+
+// How a chart with ``targets`` (per run colour) follows another chart's scrub control.
+function follower(plot, message) {
+  const targets = message.targets;
+  const originals = {};
+  for (const target of Object.values(targets)) {
+    for (const index of [target.line, ...(target.clear || [])]) {
+      if (index !== undefined) originals[index] = original(message.figure, index);
+    }
+  }
+  return (run, k, d) => {
+    const target = targets[run.color];
+    if (!target) return;
+    const current = k === run.index, traces = [], data = [];
+    if (target.line !== undefined) {
+      const length = d.loss.shape[1];
+      const loss = Array.from(d.loss.subarray(k * length, (k + 1) * length), (v) => (run.log_loss ? 10 ** v : v));
+      traces.push(target.line);
+      data.push(current ? originals[target.line] : { x: run.steps, y: loss });
+      for (const index of target.clear) {
+        traces.push(index);
+        data.push(current ? originals[index] : EMPTY);
+      }
+    }
+    if (target.final !== undefined) {
+      traces.push(target.final);
+      const final = run.final[k] === null || !run.log_loss ? run.final[k] : Math.max(run.final[k], 1e-12);
+      const y = run.diverged[k] ? target.ceiling : final;
+      data.push(current || y === null ? EMPTY : { x: [run.values[k]], y: [y] });
+    }
+    if (target.reached !== undefined) {
+      traces.push(target.reached);
+      const y = target.reached_values[k];
+      data.push(current || y === null ? EMPTY : { x: [run.values[k]], y: [y] });
+    }
+    if (traces.length) Plotly.animate(plot, [{ data, traces }], STILL);
+    if (target.annotations && target.annotations.length) {
+      relayoutChanged(plot, Object.fromEntries(target.annotations.map((i) => [i, { visible: current }])));
+    }
+  };
+}
+
 export default function ({ data, parentElement, setTriggerValue }) {
   const message = JSON.parse(new TextDecoder().decode(data));
   const plot = child(parentElement, "app-chart");
   const bar = child(parentElement, "app-playback");
   bar.hidden = !message.playback;
+  const scrubs = child(parentElement, "app-scrub");
+  scrubs.hidden = !message.scrub;
   plot.sendClick = message.clicks ? setTriggerValue : null;
+  plot.sendScrub = message.scrub_reports ? setTriggerValue : null;
   loadPlotly(message.plotly).then((Plotly) => {
     const { data, layout } = message.figure;
     if (message.playback) {
@@ -88,6 +296,12 @@ export default function ({ data, parentElement, setTriggerValue }) {
   }).then(() => {
     // A figure arrives drawn at step 0; the step the reader had chosen is shown again.
     if (message.playback && plot.player.index > 0) plot.player.show(plot.player.index);
+    if (message.name) charts.set(message.name, plot);
+    plot.follow = message.targets ? follower(plot, message) : null;
+    if (message.scrub) {
+      plot.scrubber ??= new Scrubber(scrubs, plot);
+      plot.scrubber.load(message.scrub, message.figure);
+    }
     if (!plot.listening) {
       plot.listening = true;
       plot.on("plotly_click", (event) => {

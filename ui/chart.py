@@ -86,17 +86,35 @@ def encode(message: dict) -> bytes:
 _component = component("app_chart", js=JS, css=CSS, isolate_styles=False)
 
 
-def chart(figure, *, key: str, config: dict | None = None, on_click: Callable[[], None] | None = None):
+def chart(
+    figure,
+    *,
+    key: str,
+    config: dict | None = None,
+    on_click: Callable[[], None] | None = None,
+    scrub: dict | None = None,
+    targets: dict | None = None,
+    on_scrub: Callable[[], None] | None = None,
+):
     """Draw ``figure`` (a plotly figure) full width under ``key``; a later call with the same key redraws it in place.
 
-    ``on_click``: called when a point is clicked; ``clicked_point(key)`` then holds its (x, y)."""
+    ``on_click``: called when a point is clicked; ``clicked_point(key)`` then holds its (x, y).
+
+    ``scrub``: scrub controls under the figure, one range input per run (``plots.scrub_layer``):
+    dragging one shows that run's precomputed path for each value at once, in the browser, and in
+    every other chart on the page that has ``targets`` for the run (``plots.loss_targets``, the
+    sensitivity figure's); nothing is sent to Python until the input is let go, when ``on_scrub``
+    is called and ``scrubbed(key)`` holds (slot, hyperparameter, value)."""
     spec = figure.to_dict()
     spec["layout"] = {**spec.get("layout", {}), "template": TEMPLATE}
     message = {
-        "figure": spec, "config": {"displaylogo": False, "responsive": True, **(config or {})},
+        "name": key, "figure": spec, "config": {"displaylogo": False, "responsive": True, **(config or {})},
         "playback": getattr(figure, "playback", None), "clicks": on_click is not None, "plotly": publish_plotly_js(),
+        "scrub": scrub, "targets": targets, "scrub_reports": on_scrub is not None,
     }  # fmt: skip
     callbacks = {"on_click_change": on_click} if on_click else {}
+    if on_scrub:
+        callbacks["on_scrub_change"] = on_scrub
     return _component(key=key, data=encode(message), **callbacks)
 
 
@@ -104,3 +122,9 @@ def clicked_point(key: str) -> tuple[float, float] | None:
     """The point of the latest click on the chart drawn under ``key``, inside its ``on_click``."""
     point = st.session_state[key].get("click")
     return (float(point["x"]), float(point["y"])) if point else None
+
+
+def scrubbed(key: str) -> tuple[int, str, float] | None:
+    """The run slot, hyperparameter and value a scrub control of the chart under ``key`` was let go at, inside its ``on_scrub``."""
+    moved = st.session_state[key].get("scrub")
+    return (int(moved["slot"]), str(moved["name"]), moved["value"]) if moved else None

@@ -24,13 +24,14 @@ import streamlit as st
 
 from landscapes import LANDSCAPES
 from landscapes import GRADIENT_NOISE as GRADIENT_NOISE_SPEC
-from optimizers import LINE_SEARCHES, OPTIMIZERS, theory
+from optimizers import LINE_SEARCHES, OPTIMIZERS, get_optimizer, theory
 from optimizers.starting_values import starting_values
+from optimizers.sweeps import default_swept, diverged_at, run_sweep, sweep_window
 from parameters import Parameter
 from ui import controls, plots, viewstate
-from ui.chart import chart, clicked_point
+from ui.chart import chart, clicked_point, scrubbed
 from ui.explanations import look_for
-from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, items
+from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, f32, items
 from ui.optimizer_fields import AVERAGE, AVERAGE_TITLES, CONSTANT, NO_AVERAGE, PRIMARY, SCHEDULE
 from ui.optimizer_fields import setting_fields, split_wrappers, wrapper_fields
 from landscapes import parse_formula
@@ -369,7 +370,8 @@ def compute(settings: Settings) -> tuple[list[tuple[RunSpec, plots.Drawn]], list
     return done, problems
 
 
-def landscape_view(settings: Settings, drawn: list[plots.Drawn]):
+def landscape_view(settings: Settings, drawn: list[plots.Drawn], swept: "list[Swept]" = ()):
+    """The landscape with the runs; with ``swept``, a scrub control per run under the playback."""
     landscape = build_landscape(settings.landscape, settings.landscape_parameters)
     grid = contour_grid(settings.landscape, settings.landscape_parameters)
     if settings.view_3d:
@@ -377,13 +379,17 @@ def landscape_view(settings: Settings, drawn: list[plots.Drawn]):
         return
     view_key = f"{settings.landscape}{settings.landscape_parameters}"
     figure = plots.landscape_figure(grid, landscape, drawn, settings.start, view_key=view_key)
+    scrub = plots.scrub_layer(figure, [(s.drawn, s.spec.slot, s.title, s.view, s.index, s.texts) for s in swept]) if swept else None
     chart(
         figure, key=PLOT_KEY, on_click=_on_plot_click,
         config={"scrollZoom": True, "toImageButtonOptions": {"filename": "landscape", "scale": 2}},
+        scrub=scrub, on_scrub=_on_scrub if scrub else None,
     )  # fmt: skip
     st.caption(
         "▶ plays the steps; the slider scrubs. At the current step, the solid arrow is the update each method "
         "took and the dotted one the direction of −∇L, drawn as long as the update. Click the landscape to start there."
+        + (" Drag a run's scrub control to see its path at each nearby value of its hyperparameter at once; "
+           "let go to set it." if scrub else "")
     )
 
 
@@ -405,7 +411,8 @@ def expected_curves(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]])
     return curves
 
 
-def loss_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
+def loss_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]], swept: "list[Swept]" = ()):
+    """The loss curves; with ``swept``, each run's curve follows its scrub control."""
     landscape = build_landscape(settings.landscape, settings.landscape_parameters)
     bounded = np.isfinite(landscape.minimum_loss)
     curves = plots.run_loss_curves([d for _, d in done], landscape) + expected_curves(settings, done)
@@ -413,7 +420,8 @@ def loss_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
         curves, y_title="L − L*" if bounded else "L", log_y=bounded,
         title="Loss: mean of the running seeds, 10–90 % band" if settings.seeds > 1 else "Loss against step", height=420,
     )  # fmt: skip
-    chart(figure, key="loss_plot")
+    targets = plots.loss_targets(figure.to_dict(), [s.drawn for s in swept]) if swept else None
+    chart(figure, key="loss_plot", targets=targets)
 
 
 def schedule_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
@@ -494,3 +502,129 @@ def trajectories_csv(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]
     if frames:
         pd.concat(frames).to_csv(buffer, index=False, float_format="%.7g")
     return buffer.getvalue()
+
+
+# --- sweeps: each run over nearby values of one hyperparameter, for scrubbing and the sensitivity chart ---
+SWEEP_SEEDS = 8  # a noisy run's sweep runs its first seeds only
+SENSITIVITY_KEY = "sensitivity_plot"
+
+
+class Swept(NamedTuple):
+    """A run and its sweep, as the views draw them."""
+
+    spec: RunSpec
+    drawn: plots.Drawn
+    view: plots.SweepView
+    index: int  # the current value's position among the swept values
+    title: str  # the swept hyperparameter's label
+    texts: list[str]  # each swept value as its slider writes it
+
+
+def swept_name(spec: RunSpec) -> str | None:
+    return default_swept(list(OPTIMIZERS[spec.optimizer].hyperparameters))
+
+
+def _sweep_context(settings: Settings, spec: RunSpec, name: str) -> tuple:
+    """Everything a run's sweep depends on except the swept value itself."""
+    others = tuple((k, v) for k, v in spec.settings if k != name)
+    return (settings.landscape, settings.landscape_parameters, settings.gradient_noise, spec.optimizer, others, name,
+            settings.start, settings.steps, settings.seed, min(settings.seeds, SWEEP_SEEDS))  # fmt: skip
+
+
+def sweep_values(settings: Settings, spec: RunSpec, name: str) -> tuple:
+    """The values a run sweeps: its slider's points within a decade of the current value
+    (``optimizers.sweeps.sweep_window``). While the current value stays among them and nothing else
+    about the run changes, they stay the same: a value let go from a scrub control is then a sweep
+    already computed (one rerun, its sweep from the cache)."""
+    current = dict(spec.settings)[name]
+    context, key = _sweep_context(settings, spec, name), f"_sweep.{slot_key(spec.slot)}"
+    held = st.session_state.get(key)
+    if held and held[0] == context and current in held[1]:
+        return held[1]
+    values = tuple(sweep_window(controls.slider_grid(OPTIMIZERS[spec.optimizer].hyperparameters[name]), current))
+    st.session_state[key] = (context, values)
+    return values
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def compute_sweep(
+    landscape_name: str,
+    landscape_parameters: Items,
+    gradient_noise: float,
+    optimizer: str,
+    others: Items,
+    name: str,
+    values: tuple,
+    start: tuple[float, float],
+    steps: int,
+    seed: int,
+    seeds: int,
+    color: str,
+) -> plots.SweepView:
+    """A run (``others``: its settings but ``name``) at each of ``values`` of ``name``, with its first
+    ``seeds`` seeds, in one program (``optimizers.sweeps.run_sweep``), reduced to what the page draws.
+    Raises ``ValueError`` for an impossible combination."""
+    landscape = build_landscape(landscape_name, landscape_parameters, gradient_noise)
+    method = get_optimizer(optimizer, **dict(others))
+    sweep = run_sweep(landscape, method, name, values, np.asarray(start, np.float32), steps, seed + np.arange(seeds))
+    runs = [
+        RunResult(f32(sweep.params[i, ..., :2]), f32(sweep.loss[i]), f32(sweep.grads[i, ..., :2]), tuple(stopped))
+        for i, stopped in enumerate(diverged_at(sweep))
+    ]
+    return plots.sweep_view(name, values, runs, build_landscape(landscape_name, landscape_parameters), color)
+
+
+def compute_sweeps(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]) -> list[Swept]:
+    """Every drawn run's sweep (a run that cannot be swept is left out)."""
+    swept = []
+    for spec, drawn in done:
+        name = swept_name(spec)
+        if name is None or spec.wrapped:  # a sweep runs the optimizer alone, without schedule or averaging
+            continue
+        values = sweep_values(settings, spec, name)
+        context = _sweep_context(settings, spec, name)
+        try:
+            view = compute_sweep(*context[:4], context[4], name, values, *context[6:], spec.color)
+        except ValueError:
+            continue
+        parameter = OPTIMIZERS[spec.optimizer].hyperparameters[name]
+        texts = [controls.format_number(v, integer=parameter.integer) for v in values]
+        swept.append(Swept(spec, drawn, view, values.index(dict(spec.settings)[name]), parameter.label or name, texts))
+    return swept
+
+
+def _on_scrub():
+    """A scrub control let go: its run's slider takes the value (and the link follows)."""
+    moved = scrubbed(PLOT_KEY)
+    if not moved:
+        return
+    slot, name, value = moved
+    optimizer = st.session_state.get(slot_key(slot))
+    parameter = OPTIMIZERS[optimizer].hyperparameters.get(name) if optimizer in OPTIMIZERS else None
+    if parameter is None:
+        return
+    try:
+        st.session_state[setting_key(slot, name)] = parameter.check(name, value)
+    except ValueError:
+        pass  # not a value this slider takes: left as it is
+
+
+def sensitivity_view(settings: Settings, swept: list[Swept]):
+    """Final L − L* and steps to the tolerance against each run's swept hyperparameter."""
+    if not swept:
+        return
+    landscape = build_landscape(settings.landscape, settings.landscape_parameters)
+    titles = list(dict.fromkeys(s.title for s in swept))
+    specs = [OPTIMIZERS[s.spec.optimizer].hyperparameters[s.view.name] for s in swept]
+    log_x = all(p.log or (p.low == 0 and p.high >= 1000) for p in specs)
+    figure = plots.sensitivity_figure(
+        [(s.drawn, s.view, s.index) for s in swept], landscape, x_title=" / ".join(titles), log_x=log_x,
+    )  # fmt: skip
+    st.subheader("How sensitive is each run to its " + ("learning rate" if titles == ["learning rate α"] else "setting") + "?")
+    chart(figure, key=SENSITIVITY_KEY, targets=figure.targets)
+    noisy = f" over its first {min(settings.seeds, SWEEP_SEEDS)} seeds" if settings.seeds > 1 else ""
+    st.caption(
+        f"Each run at its slider's values within a decade of its own (ringed){noisy}, all computed at once. "
+        f"× and shading: the settings that diverged. Below: the first step with L − L* ≤ {plots.TOLERANCE:.0e} "
+        "(none drawn where it is never reached). The filled point follows a scrub control."
+    )

@@ -266,10 +266,16 @@ def _moving_traces(drawn: Drawn, first: list[dict]) -> list[dict]:
         dict(
             type="scatter", **here, mode="markers", showlegend=False, legendgroup=drawn.label, hoverinfo="skip",
             marker=dict(color=drawn.color, size=[11] + [6] * (seeds - 1), line=dict(color="white", width=1.5)),
+            meta=_role("here", drawn),
         ),
-        dict(**update, line=dict(color=drawn.color, width=2.5), marker=head, **arrow),
-        dict(**descent, line=dict(color=drawn.color, width=2.5, dash="dot"), marker=head, **arrow),
+        dict(**update, line=dict(color=drawn.color, width=2.5), marker=head, **arrow, meta=_role("update", drawn)),
+        dict(**descent, line=dict(color=drawn.color, width=2.5, dash="dot"), marker=head, **arrow, meta=_role("descent", drawn)),
     ]  # fmt: skip
+
+
+def _role(role: str, drawn: Drawn) -> dict:
+    """A trace's ``meta``: what it draws of which run (a run's colour names its slot), for the scrub controls."""
+    return {"role": role, "run": drawn.color}
 
 
 def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
@@ -282,14 +288,14 @@ def _static_traces(drawn: Drawn, landscape: Landscape) -> list[dict]:
         cloud = np.concatenate([run.params[:, keep], nan], axis=1).reshape(-1, 2)
         traces.append(dict(
             type="scatter", x=f32(cloud[:, 0]), y=f32(cloud[:, 1]), mode="lines", line=dict(color=drawn.color, width=1),
-            opacity=0.22, hoverinfo="skip", showlegend=False, legendgroup=drawn.label,
+            opacity=0.22, hoverinfo="skip", showlegend=False, legendgroup=drawn.label, meta=_role("cloud", drawn),
         ))  # fmt: skip
         path, what = mean_over_running(run.params, run.diverged_at), " (mean of the seeds still running)"
     else:
         path, what = run.params[0], ""
     traces.append(dict(
         type="scatter", x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines+markers", name=drawn.label,
-        legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5),
+        legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5), meta=_role("path", drawn),
         marker=dict(size=4, color=drawn.color, maxdisplayed=STEP_DOTS),  # a drawn dot costs the browser per redraw
         hovertemplate=f"{drawn.label}{what}<br>step %{{pointNumber}}: (%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
     ))  # fmt: skip
@@ -307,13 +313,14 @@ def _divergence_layer(drawn: Drawn, landscape: Landscape) -> tuple[list[dict], l
         type="scatter", x=marks.x, y=marks.y, mode="markers", showlegend=False, legendgroup=drawn.label,
         marker=dict(symbol="x", size=16 if len(marks.steps) == 1 else 11, color=drawn.color, line=dict(color="#111", width=1)),
         customdata=f32(marks.steps), hovertemplate=f"{drawn.label}: diverged at step %{{customdata:.0f}}<extra></extra>",
+        meta=_role("cross", drawn),
     )  # fmt: skip
     (x0, x1), (y0, y1) = landscape.bounds
     x, y = float(marks.x[marks.first]), float(marks.y[marks.first])
     right, high = x > (x0 + x1) / 2, y > y0 + 0.75 * (y1 - y0)  # exits lie at the edges: the label goes inwards
     label = dict(
         x=x, y=y, xref="x", yref="y", text=marks.label, showarrow=False, xanchor="right" if right else "left",
-        yanchor="top" if high else "bottom", xshift=-8 if right else 8, yshift=-8 if high else 8,
+        yanchor="top" if high else "bottom", xshift=-8 if right else 8, yshift=-8 if high else 8, name=f"diverged {drawn.color}",
         font=dict(color=drawn.color, size=13), bgcolor="rgba(255,255,255,0.85)", borderpad=2,
     )  # fmt: skip
     return [cross], [label]
@@ -730,3 +737,216 @@ def learning_rate_figure(runs: Sequence[tuple[str, str, np.ndarray]], *, height:
     curves = [LossCurve(label, rates, color) for label, color, rates in runs]
     figure = loss_curve_figure(curves, y_title="learning rate α", log_y=False, floor=None, height=height)
     return figure.update_layout(yaxis=dict(rangemode="tozero"), margin=dict(t=30, b=45))
+
+
+# --- sweeps: a run's neighbourhood of settings, scrubbed in the browser and charted -------------------
+SCRUB_POINTS = 301  # points per scrubbed path and loss curve: every step of a 300-step run
+SCRUB_SEEDS = 8  # seeds' markers per playback frame of a scrubbed noisy run
+TOLERANCE = 1e-6  # "steps to reach": the first step whose L − L* is at most this
+QUANTUM = 65534  # int16 levels a scrubbed array is sent in (−32768 stands for NaN)
+
+
+class SweepView(NamedTuple):
+    """A run's sweep as the page draws it, per swept value: the summary numbers, and for the
+    browser the paths, playback frames, divergence marks and loss curves (``scrub``)."""
+
+    name: str  # the swept hyperparameter
+    values: tuple  # (K,)
+    final: np.ndarray  # (K,) final L − L* (L where unbounded); NaN where no seed is left to average
+    reached: np.ndarray  # (K,) the first step with L − L* ≤ TOLERANCE; −1 if never (or none is bounded)
+    diverged: tuple[str, ...]  # (K,) "" or what diverged ("diverged at step 7", "3 of 8 seeds diverged, …")
+    scrub: dict
+
+
+def quantized(values) -> dict:
+    """``values`` as int16 levels between their finite extremes, base64: a quarter of float64's bytes,
+    a 65534th of the span exact (``chart.js`` decodes it)."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    low, high = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 0.0)
+    levels = np.round((np.where(finite, values, low) - low) / ((high - low) or 1.0) * QUANTUM) - QUANTUM // 2
+    levels = np.where(finite, levels, -32768).astype("<i2")
+    return {"b64": base64.b64encode(levels.tobytes()).decode(), "lo": low, "hi": high, "shape": list(values.shape)}
+
+
+def scrub_steps(steps: int) -> np.ndarray:
+    return np.unique(np.linspace(0, steps, min(steps + 1, SCRUB_POINTS)).round().astype(int))
+
+
+def sweep_view(name: str, values, runs: Sequence[RunResult], landscape: Landscape, color: str) -> SweepView:
+    """What the page draws of each of a run's swept settings (``runs``: one ``RunResult`` per value)."""
+    steps = runs[0].params.shape[1] - 1
+    kept, frames = scrub_steps(steps), frame_steps(steps)
+    bounded = np.isfinite(landscape.minimum_loss)
+    paths, here, update, descent, loss, marks, final, reached, diverged = ([] for _ in range(9))
+    for run in runs:
+        drawn = Drawn("", color, run)
+        stats = seed_statistics(run.loss, run.params, run.diverged_at, landscape.minimum_loss)
+        paths.append((run.params[0] if stats.seeds == 1 else mean_over_running(run.params, run.diverged_at))[kept])
+        play = playback(drawn, frames)
+        here.append(play.here[:, :SCRUB_SEEDS])
+        update.append(play.update)
+        descent.append(play.descent)
+        loss.append(np.log10(np.maximum(stats.mean, LOG_FLOOR))[kept] if bounded else stats.mean[kept])
+        crosses, labels = _divergence_layer(drawn, landscape)
+        marks.append({"x": crosses[0]["x"].tolist(), "y": crosses[0]["y"].tolist(), "annotation": labels[0]} if crosses else None)
+        last = stats.mean[-1] if stats.seeds == 1 else stats.final_excess  # one exact run that converged is "frozen"
+        final.append(np.nan if last is None else last)
+        below = np.flatnonzero(stats.mean <= TOLERANCE) if bounded else []
+        reached.append(int(below[0]) if len(below) and stats.first_divergence is None else -1)
+        diverged.append(divergence_label(run.diverged_at))
+    scrub = {
+        "steps": kept.tolist(), "path": quantized(np.stack(paths)), "here": quantized(np.stack(here)),
+        "update": quantized(np.stack(update)), "descent": quantized(np.stack(descent)),
+        "loss": quantized(np.stack(loss)), "log_loss": bool(bounded), "marks": marks,
+    }  # fmt: skip
+    return SweepView(name, tuple(values), np.asarray(final, np.float64), np.asarray(reached), tuple(diverged), scrub)
+
+
+def _traces_by_role(spec: dict, color: str) -> dict[str, int]:
+    return {t["meta"]["role"]: i for i, t in enumerate(spec["data"]) if isinstance(t.get("meta"), dict) and t["meta"].get("run") == color}
+
+
+def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, SweepView, int, list[str]]]) -> dict:
+    """The landscape's scrub controls: per run (its Drawn, slot, the swept hyperparameter's label, its
+    SweepView, the current value's index and each value as the slider writes it), the trace indices
+    each scrubbed value redraws, and one extra cross and label per run for the value shown.
+
+    Adds those crosses and (hidden) labels to ``figure``."""
+    spec = figure._spec
+    annotations = spec["layout"].setdefault("annotations", [])
+    controls = []
+    for drawn, slot, title, view, index, texts in runs:
+        roles = _traces_by_role(spec, drawn.color)
+        if "path" not in roles:
+            continue
+        spec["data"].append(dict(
+            type="scatter", x=[None], y=[None], mode="markers", showlegend=False, legendgroup=drawn.label, hoverinfo="skip",
+            marker=dict(symbol="x", size=16, color=drawn.color, line=dict(color="#111", width=1)),
+            meta={"role": "scrubbed cross", "run": drawn.color},
+        ))  # fmt: skip
+        own = next((i for i, a in enumerate(annotations) if a.get("name") == f"diverged {drawn.color}"), None)
+        annotations.append(dict(x=0, y=0, xref="x", yref="y", text="", showarrow=False, visible=False))
+        controls.append({
+            "slot": slot, "name": view.name, "title": title, "color": drawn.color, "values": list(view.values),
+            "texts": texts, "index": index, "traces": roles, "cross": len(spec["data"]) - 1, "annotation": own,
+            "scrubbed_annotation": len(annotations) - 1, **view.scrub,
+            "final": [None if not np.isfinite(v) else float(v) for v in view.final],
+            "diverged": [bool(d) for d in view.diverged],
+        })  # fmt: skip
+    return {"runs": controls}
+
+
+def loss_targets(spec: dict, runs: Sequence[Drawn]) -> dict:
+    """How a loss-curve figure follows a scrub: per run (by colour), its line, and the traces and
+    notes that belong to the value set (bands, marks, a closed form), emptied while another is shown."""
+    targets = {}
+    for drawn in runs:
+        line = next((i for i, t in enumerate(spec["data"]) if t.get("name") == drawn.label and t.get("mode") == "lines"), None)
+        if line is None:
+            continue
+        mine = lambda t: t.get("legendgroup") == drawn.label or str(t.get("legendgroup", "")).startswith(drawn.label + ":")  # noqa: E731
+        clear = [i for i, t in enumerate(spec["data"]) if i != line and mine(t)]
+        notes = [i for i, a in enumerate(spec["layout"].get("annotations") or []) if a.get("font", {}).get("color") == drawn.color]
+        targets[drawn.color] = {"line": line, "clear": clear, "annotations": notes}
+    return targets
+
+
+def sensitivity_figure(
+    runs: Sequence[tuple[Drawn, SweepView, int]], landscape: Landscape, *, x_title: str, log_x: bool, height: int = 460
+) -> PlainFigure:
+    """Final L − L* (above) and steps to reach L − L* ≤ TOLERANCE (below) against each run's swept
+    hyperparameter (``runs``: Drawn, SweepView, the current value's index): the current value ringed,
+    settings that diverged marked × on a shaded band, a point that follows the scrub controls."""
+    bounded = bool(np.isfinite(landscape.minimum_loss))
+    finite = np.concatenate([v.final[np.isfinite(v.final)] for _, v, _ in runs] or [np.zeros(0)])
+    if bounded:
+        finite = np.maximum(finite, LOG_FLOOR)
+        ceiling = 10 * float(finite.max()) if finite.size else 1.0
+    else:
+        ceiling = float(finite.max() + 0.1 * (np.ptp(finite) or 1.0)) if finite.size else 1.0
+    data, shapes, targets = [], [], {}
+    for drawn, view, index in runs:
+        x = np.asarray(view.values, np.float64)
+        shown = x > 0 if log_x else np.ones(len(x), bool)  # a 0 (no damping) has no place on a log axis
+        failed = np.array([bool(d) for d in view.diverged])
+        y = np.where(failed, np.nan, np.maximum(view.final, LOG_FLOOR) if bounded else view.final)
+        group = dict(legendgroup=drawn.label, line=dict(color=drawn.color, width=2), marker=dict(color=drawn.color, size=6))
+        data.append(dict(
+            type="scatter", x=f32(x[shown]), y=f32(y[shown]), mode="lines+markers", name=drawn.label, **group,
+            hovertemplate=f"{drawn.label}<br>%{{x:.3g}}: final %{{y:.2e}}<extra></extra>",
+        ))  # fmt: skip
+        out = np.flatnonzero(failed & shown)
+        data.append(dict(
+            type="scatter", x=f32(x[out]), y=np.full(len(out), ceiling, np.float32), mode="markers", name="diverged",
+            legendgroup=drawn.label, showlegend=False, customdata=[view.diverged[i] for i in out],
+            marker=dict(symbol="x", size=11, color=drawn.color, line=dict(color="#111", width=1)),
+            hovertemplate=f"{drawn.label}<br>%{{x:.3g}}: %{{customdata}}<extra></extra>",
+        ))  # fmt: skip
+        shapes += _diverged_bands(x, failed, shown, drawn.color, log_x)
+        current_y = ceiling if failed[index] else float(y[index])
+        ring = dict(symbol="circle-open", size=15, color=drawn.color, line=dict(width=2.5))
+        data.append(dict(
+            type="scatter", x=[float(x[index])], y=[current_y], mode="markers", name="current", legendgroup=drawn.label,
+            showlegend=False, marker=ring, hovertemplate=f"{drawn.label}: the current value %{{x:.3g}}<extra></extra>",
+        ))  # fmt: skip
+        # One null point, not none: a trace without points is hidden, and Plotly.animate of traces in one
+        # panel of several, none of them shown in another, erased that other panel's traces.
+        point = dict(type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip", legendgroup=drawn.label,
+                     marker=dict(symbol="circle", size=11, color=drawn.color, line=dict(color="#111", width=1.5)))  # fmt: skip
+        data.append(dict(point, name="scrubbed"))
+        targets[drawn.color] = {"final": len(data) - 1, "ceiling": ceiling}
+        if bounded:
+            reached = np.where(view.reached >= 0, view.reached, np.nan).astype(np.float64)
+            data.append(dict(
+                type="scatter", x=f32(x[shown]), y=f32(reached[shown]), mode="lines+markers", xaxis="x2", yaxis="y2",
+                showlegend=False, **group, hovertemplate=f"{drawn.label}<br>%{{x:.3g}}: %{{y:.0f}} steps<extra></extra>",
+            ))  # fmt: skip
+            if np.isfinite(reached[index]):
+                data.append(dict(
+                    type="scatter", x=[float(x[index])], y=[float(reached[index])], mode="markers", xaxis="x2", yaxis="y2",
+                    legendgroup=drawn.label, showlegend=False, marker=ring, hoverinfo="skip",
+                ))  # fmt: skip
+            data.append(dict(point, name="scrubbed steps", xaxis="x2", yaxis="y2"))
+            targets[drawn.color]["reached"] = len(data) - 1
+            targets[drawn.color]["reached_values"] = [None if r < 0 else int(r) for r in view.reached]
+    every = np.concatenate([np.asarray(v.values, np.float64) for _, v, _ in runs])
+    every = every[every > 0] if log_x else every
+    low, high = (np.log10(every.min()), np.log10(every.max())) if log_x else (every.min(), every.max())
+    pad = 0.04 * ((high - low) or 1.0)
+    x_axis = dict(type="log" if log_x else "linear", exponentformat="power", range=[low - pad, high + pad])
+    y_title = "final L − L*" if bounded else "final L"
+    layout = dict(
+        height=height, margin=dict(l=90, r=25, t=40, b=50), hovermode="closest", shapes=shapes,
+        legend=dict(orientation="h", x=0.0, yanchor="bottom", y=1.0),
+        xaxis=dict(x_axis, anchor="y", showticklabels=not bounded, title=dict(text=None if bounded else x_title)),
+        yaxis=dict(title=dict(text=y_title), type="log" if bounded else "linear", exponentformat="power",
+                   domain=[0.42, 1.0] if bounded else [0.0, 1.0]),
+    )  # fmt: skip
+    if bounded:
+        layout["xaxis2"] = dict(x_axis, anchor="y2", matches="x", title=dict(text=x_title))
+        layout["yaxis2"] = dict(title=dict(text=f"steps to {TOLERANCE:.0e}"), domain=[0.0, 0.32], rangemode="tozero")
+    figure = PlainFigure(dict(data=data, layout=layout))
+    figure.targets = targets
+    return figure
+
+
+def _diverged_bands(x, failed, shown, color: str, log_x: bool) -> list[dict]:
+    """Shaded spans over the values that diverged, each from halfway to its stable neighbours."""
+    def middle(a, b):
+        return float(np.sqrt(a * b)) if log_x else float((a + b) / 2)
+
+    bands, i, n = [], 0, len(x)
+    while i < n:
+        if not (failed[i] and shown[i]):
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and failed[j + 1]:
+            j += 1
+        low = middle(x[i - 1], x[i]) if i > 0 and shown[i - 1] else float(x[i])
+        high = middle(x[j], x[j + 1]) if j + 1 < n else float(x[j])
+        bands.append(dict(type="rect", xref="x", yref="paper", x0=low, x1=high, y0=0, y1=1, fillcolor=color, opacity=0.1,
+                          line=dict(width=0), layer="below"))  # fmt: skip
+        i = j + 1
+    return bands

@@ -1,0 +1,118 @@
+"""End to end: a run's scrub control redraws its path in the browser without a rerun, and letting go
+sets its slider and the link (the real app in headless Chromium; fixtures in ``conftest.py``)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from app_server import ARTIFACTS, CHART, errors_on, wait_idle
+
+pytest.importorskip("playwright")
+
+# Counts the script runs the page starts from now on (the app's run state turning to "running").
+COUNT_RERUNS = """() => {
+  window.__reruns = 0;
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') window.__reruns += 1;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+# The x coordinates of a run's drawn path (its trace is tagged with its colour, ui/plots.py _role).
+PATH_X = f"""(color) => {{
+  const g = document.querySelector('{CHART}');
+  const i = g.data.findIndex(t => t.meta && t.meta.role === 'path' && t.meta.run === color);
+  return Array.from(g._fullData[i].x, Number);
+}}"""
+COLORS = {1: "#1f77b4", 4: "#ff7f0e"}  # Run 1 (gradient descent) and Run 4 (L-BFGS) of the default view
+
+
+def scrubber(page, run: int):
+    return page.locator(f"input[aria-label^='scrub'][aria-label$='of Run {run}']")
+
+
+def drag(page, control, to: float):
+    """Press the mouse on the control's thumb, move it to ``to`` (0 … 1 of its width) without letting go."""
+    box = control.bounding_box()
+    value, top = float(control.input_value()), float(control.get_attribute("max"))
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 8 + (box["width"] - 16) * value / top, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 8 + (box["width"] - 16) * to, y, steps=8)
+
+
+def sidebar_value(page, label: str) -> str:
+    slider = page.locator("[data-testid='stSidebar'] [data-testid='stSlider']").filter(has_text=label).first
+    return slider.locator("input[type='range']").get_attribute("aria-valuetext")
+
+
+def test_dragging_a_scrub_control_redraws_without_a_rerun_and_letting_go_sets_the_slider(browser):
+    page = browser.open_page("/explorer", charts=3)
+    labels = [scrubber(page, run).get_attribute("aria-label") for run in (1, 2, 3, 4)]
+    assert labels[0] == "scrub learning rate α of Run 1" and all(label.startswith("scrub learning rate α") for label in labels)
+    assert sidebar_value(page, "learning rate") == "0.1"
+    before = page.evaluate(PATH_X, COLORS[1])
+    page.evaluate(COUNT_RERUNS)
+
+    control = scrubber(page, 1)
+    drag(page, control, 0.92)
+    page.wait_for_function(f"([c, x]) => JSON.stringify(({PATH_X})(c)) !== JSON.stringify(x)", arg=[COLORS[1], before])
+    page.wait_for_timeout(500)  # a rerun, had one been asked for, would have started by now
+    assert page.evaluate("window.__reruns") == 0
+    assert page.get_attribute("[data-testid='stApp']", "data-test-script-state") == "notRunning"
+    shown = page.locator(".app-scrub-run").filter(has=control).locator(".app-scrub-value").inner_text()
+    after = page.evaluate(PATH_X, COLORS[1])
+    assert float(shown) > 0.1 and abs(after[1] - after[0]) > 5 * abs(before[1] - before[0])  # a longer first step
+    page.screenshot(path=str(ARTIFACTS / "explorer_scrubbing.png"))
+
+    page.mouse.up()
+    page.wait_for_function(f"v => location.search.includes('run1.learning_rate=' + v)", arg=shown, timeout=60_000)
+    wait_idle(page)
+    assert page.evaluate("window.__reruns") >= 1
+    assert sidebar_value(page, "learning rate") == shown
+    assert {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()} == {"run1.learning_rate": shown}
+    assert any(name.startswith(f"Gradient descent α={shown}") for name in page.evaluate(f"Array.from(document.querySelector('{CHART}').data, t => t.name || '')"))
+    assert page.locator(".app-scrub-run").filter(has=scrubber(page, 1)).locator(".app-scrub-value").inner_text() == shown
+    assert not errors_on(page)
+    page.close()
+
+
+def test_a_scrubbed_setting_that_diverges_is_marked_where_it_left(browser):
+    page = browser.open_page("/explorer", charts=3)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    labels = "() => Array.from(document.querySelector('" + CHART + "').layout.annotations || [], a => a.visible === false ? '' : a.text)"
+    assert not any("diverged" in text for text in page.evaluate(labels))
+    drag(page, scrubber(page, 4), 1.0)  # L-BFGS at α = 10 leaves the quadratic
+    page.wait_for_function(f"() => ({labels})().some(t => t.startsWith('diverged at step'))")
+    cross = page.evaluate(
+        f"""(color) => {{ const g = document.querySelector('{CHART}');
+        const t = g._fullData.find(t => t.meta && t.meta.role === 'scrubbed cross' && t.meta.run === color);
+        return Array.from(t.x).filter(v => v !== null && !Number.isNaN(v)).length; }}""",
+        COLORS[4],
+    )
+    assert cross == 1
+    loss = page.evaluate(f"() => document.querySelectorAll('{CHART}')[1]._fullData.find(t => t.name && t.name.startsWith('L-BFGS')).y.length")
+    assert 0 < loss <= 301
+    drag(page, scrubber(page, 4), 0.0)  # back to a stable value: the mark goes
+    page.wait_for_function(f"() => !({labels})().some(t => t.startsWith('diverged at step'))")
+    page.mouse.up()
+    wait_idle(page)
+    assert not errors and not errors_on(page)
+    page.close()
+
+
+def test_scrubbing_a_noisy_run_moves_its_mean_path(browser):
+    page = browser.open_page("/explorer?landscape=noisy_quadratic&run2=none&run3=none&run4=none", charts=3)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    before = page.evaluate(PATH_X, COLORS[1])
+    page.evaluate(COUNT_RERUNS)
+    drag(page, scrubber(page, 1), 0.1)
+    page.wait_for_function(f"([c, x]) => JSON.stringify(({PATH_X})(c)) !== JSON.stringify(x)", arg=[COLORS[1], before])
+    assert page.evaluate("window.__reruns") == 0
+    page.mouse.up()
+    wait_idle(page)
+    assert not errors and not errors_on(page)
+    page.close()

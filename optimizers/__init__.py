@@ -10,7 +10,9 @@ engine that runs them on landscapes.
 Each optimizer lives in its own module, whose docstring states its update and
 its source. ``update`` takes, beyond optax's ``(updates, state, params)``, the
 keyword arguments a method needs: ``value`` (loss), ``value_fn`` (the same
-minibatch's loss as a function of θ), ``hvp`` (v ↦ Hv), ``ggn_vp`` (v ↦ Gv).
+minibatch's loss as a function of θ), ``hvp`` (v ↦ Hv), ``ggn_vp`` (v ↦ Gv),
+``dense_layers`` (K-FAC: each dense layer's inputs and output gradients, from
+``dense_layer_statistics``).
 """
 
 from optimizers.adadelta import adadelta
@@ -18,6 +20,7 @@ from optimizers.adagrad import adagrad
 from optimizers.adam import adam
 from optimizers.adamqlr import adamqlr
 from optimizers.curvature import (
+    dense_layer_statistics,
     dense_matrix,
     gauss_newton_vector_product,
     ggn_vector_product,
@@ -25,6 +28,7 @@ from optimizers.curvature import (
 )
 from optimizers.damped_ggn import damped_ggn
 from optimizers.gd import gd
+from optimizers.kfac import kfac
 from optimizers.lbfgs import lbfgs
 from optimizers.line_search import LINE_SEARCHES
 from optimizers.mlbfgs import mlbfgs
@@ -66,6 +70,7 @@ __all__ = [
     "averaged_path",
     "averaging",
     "damped_ggn",
+    "dense_layer_statistics",
     "dense_matrix",
     "find_average",
     "gauss_newton_vector_product",
@@ -73,6 +78,7 @@ __all__ = [
     "get_optimizer",
     "ggn_vector_product",
     "hessian_vector_product",
+    "kfac",
     "learning_rates",
     "lbfgs",
     "mlbfgs",

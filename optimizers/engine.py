@@ -116,6 +116,11 @@ _run_batch = jax.jit(
 
 
 def _check_compatible(landscape: Landscape, optimizer: Optimizer):
+    if "dense_layers" in optimizer.info.needs:
+        raise ValueError(
+            f"{optimizer.info.title} approximates the curvature of a network layer by layer (a Kronecker "
+            f"product per dense layer), and the {landscape.title} has no layers: it runs on the Scale-up page."
+        )
     if "ggn_vp" in optimizer.info.needs and not landscape.has_residuals:
         raise ValueError(
             f"{optimizer.info.title} needs a convex outer loss (L = ℓ∘f), and the "

@@ -159,6 +159,26 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {
         needs=frozenset({"ggn_vp", "value_fn"}),
         order="second",
     ),
+    "kfac": OptimizerInfo(
+        "kfac",
+        "K-FAC",
+        {
+            "learning_rate": Parameter(1.0, 1e-5, 10.0, log=True, label="learning rate α (fixed step)"),
+            "momentum": Parameter(0.0, 0.0, 0.999, label="momentum μ (fixed step)"),
+            "damping": Parameter(1.0, 1e-8, 1e4, log=True, label="damping λ (initial when adaptive)"),
+            "curvature_ema": Parameter(0.95, 0.0, 0.999, label="curvature EMA decay"),
+            "inverse_interval": Parameter(5, 1, 100, integer=True, label="inverse refresh every T_inv steps"),
+            "damping_interval": Parameter(5, 1, 100, integer=True, label="damping adapted every T_λ steps"),
+            "damping_decay": Parameter(0.9, 0.5, 0.999, label="damping decay ω (per step)"),
+        },
+        {
+            "adaptive": SWITCH(True),
+            "adaptive_step": Parameter(True, 0, 1, integer=True, label="α and μ from the quadratic model"),
+            "fisher": Parameter(0, 0, 2, integer=True, label="Fisher: 0 sampled, 1 empirical, 2 exact"),
+        },
+        needs=frozenset({"dense_layers", "ggn_vp", "value", "value_fn"}),
+        order="second",
+    ),
     "yogi": OptimizerInfo(
         "yogi",
         "Yogi",

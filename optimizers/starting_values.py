@@ -29,7 +29,8 @@ or, where the method fails by nature, the failure and its cause in ``why``:
 * ``diverges``: some seed leaves the landscape whatever the step (plain
   L-BFGS on noisy gradients);
 * ``not_applicable``: the engine refuses the pair with a ``ValueError``
-  (the Gauss–Newton methods need a least-squares form L = ½‖r‖²).
+  (the Gauss–Newton methods need a least-squares form L = ½‖r‖²; K-FAC needs
+  a network's dense layers, which no 2-D landscape has).
 
 Every value lies on the app's slider grid (``ui.controls.slider_grid``: E24
 mantissas such as 1.0, 1.5, 2.2, 4.7 × 10ᵏ on log sliders, round steps such
@@ -95,6 +96,11 @@ NO_LEAST_SQUARES_FORM = Target(
     why="½(x² − y²) has no convex outer loss ℓ∘f (it is unbounded below): its Gauss–Newton matrix is not defined",
 )
 
+NO_LAYERS = Target(
+    "not_applicable",
+    why="K-FAC's curvature is a Kronecker product per dense layer of a network; a 2-D landscape has no layers",
+)
+
 RMSPROP_JITTERS = reaches(1e-4, "its g² average forgets within ~10 steps, so its steps stay large near the minimum")
 ROSENBROCK_LEARNING_RATE = 1e-3  # αλ_max = 1.5 at the start and 1.0 at the minimum: inside αλ < 2 at both
 
@@ -122,6 +128,7 @@ STARTS: dict[str, dict[str, Start]] = {
         "lbfgs": Start(CONVERGES),
         "mlbfgs": Start(CONVERGES),
         "adamqlr": Start(CONVERGES),
+        "kfac": Start(NO_LAYERS),
     },
     # x² + ¼(y² − 1)², start (−1.5, 0.3): every descent method reaches a minimum (0, ±1); Newton is caught.
     "saddle": {
@@ -137,6 +144,7 @@ STARTS: dict[str, dict[str, Start]] = {
         "lbfgs": Start(CONVERGES),
         "mlbfgs": Start(CONVERGES),
         "adamqlr": Start(CONVERGES),
+        "kfac": Start(NO_LAYERS),
     },
     # ½(x² − y²), start (−1.5, 0.05), L = 1.12: success is leaving the saddle downhill, past L = −1.
     "pure_saddle": {
@@ -152,6 +160,7 @@ STARTS: dict[str, dict[str, Start]] = {
         "lbfgs": Start(escapes(-1.0)),
         "mlbfgs": Start(escapes(-1.0)),
         "adamqlr": Start(NO_LEAST_SQUARES_FORM),
+        "kfac": Start(NO_LAYERS),
     },
     # (1 − x)² + 100(y − x²)², start (−1.2, 1), L = 24.2: steep walls (λ_max 1506 at the start, 1002 at the
     # minimum) around a curved floor. The first-order methods with a fixed α need α ~ 10⁻³ and then crawl.
@@ -187,6 +196,7 @@ STARTS: dict[str, dict[str, Start]] = {
             "pair every 3 steps its pairs are the local curvature",
         ),
         "adamqlr": Start(reaches(0.1, "its step clip α_max = 0.1 limits each step along the valley")),
+        "kfac": Start(NO_LAYERS),
     },
     # The quadratic seen through minibatches (σ 0.3, B 4): nothing converges; each method has a noise floor.
     "noisy_quadratic": {
@@ -208,6 +218,7 @@ STARTS: dict[str, dict[str, Start]] = {
         ),
         "mlbfgs": Start(reaches(0.02, "noise floor; the averages keep its curvature pairs from the noise")),
         "adamqlr": Start(reaches(3e-3, "noise floor")),
+        "kfac": Start(NO_LAYERS),
     },
 }
 

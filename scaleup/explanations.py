@@ -19,6 +19,12 @@ COST_PER_STEP: dict[str, str] = {
     "adam": "one gradient and two moment vectors (2n floats); a handful of element-wise operations.",
     "rmsprop": "one gradient and one second-moment vector (n floats).",
     "adagrad": "one gradient and one accumulator (n floats).",
+    "yogi": "one gradient and two moment vectors (2n floats), like Adam.",
+    "adadelta": "one gradient and two running averages, of squared gradients and squared updates (2n floats).",
+    "parabola": (
+        "one gradient, the momentum vector and the parabola's running means of θ and g (3n floats), and a few "
+        "dot products along the momentum direction."
+    ),
     "newton": (
         "one gradient, n Hessian-vector products (≈ 2n gradients) to form H, and an n×n solve "
         "(≈ n³/3 multiply-adds); n² floats of memory. Hence the parameter limit."
@@ -41,4 +47,13 @@ COST_PER_STEP: dict[str, str] = {
         "layer, each with its own pairs and step clip."
     ),
     "adamqlr": "Adam's work, one Gauss–Newton-vector product (≈ 2 gradients) and one loss evaluation.",
+    "kfac": (
+        "one gradient; one more backward pass for the layers' output gradients g of the sampled loss (one per "
+        "output with the exact Fisher); per layer of n_in inputs and n_out outputs, the factors A and G "
+        "(B·(n_in² + n_out²) multiply-adds for a batch of B) and the preconditioned gradient A⁻¹∇W G⁻¹ "
+        "(n_in·n_out·(n_in + n_out)); every T_inv steps, their inverses (≈ (n_in³ + n_out³)/3 each); with the "
+        "adaptive step two Gauss–Newton-vector products (≈ 4 gradients), and a loss evaluation every T_λ steps. "
+        "Memory: the factors and their inverses, 2·(n_in² + n_out²) floats per layer, and one velocity vector: "
+        "far less than the n² of the dense curvature."
+    ),
 }

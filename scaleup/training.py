@@ -9,9 +9,12 @@ takes the next minibatch of the epoch (each epoch visits the training set in
 a fresh random order; batch size 0, or one at least the set's size, means the
 whole set) and hands the optimizer everything about that minibatch's loss it
 may need: ``value``, ``value_fn`` and, when its registry entry asks for them,
-``hvp`` (Hessian-vector products) or ``ggn_vp`` (Gauss–Newton-vector products
+``hvp`` (Hessian-vector products), ``ggn_vp`` (Gauss–Newton-vector products
 Jᵀ H_ℓ J v of the network's outputs and the outer loss: softmax cross-entropy
-or squared error).
+or squared error) or ``dense_layers`` (K-FAC: each layer's inputs and output
+gradients, ``optimizers.curvature.dense_layer_statistics``, in the optimizer's
+``fisher`` mode; the sampled targets come from a random stream of their own,
+so the minibatches are the same as every other optimizer's).
 
 The chunk is compiled ahead of time (``jit(...).lower(...).compile()``), so
 its compile time is measured on its own and never mixed into the per-step
@@ -41,7 +44,7 @@ import numpy as np
 import optax
 
 from optimizers import OPTIMIZERS, Optimizer, get_optimizer
-from optimizers.curvature import ggn_vector_product, hessian_vector_product
+from optimizers.curvature import FISHER_MODES, dense_layer_statistics, ggn_vector_product, hessian_vector_product
 from scaleup.data import Dataset, TaskInfo
 from scaleup.mlp import init_mlp, layer_sizes, mlp, parameter_count
 
@@ -72,7 +75,9 @@ MLP_DEFAULTS: dict[str, dict[str, Any]] = {
         "memory_capacity": 10,
     },
     "adamqlr": {},
+    "kfac": {},
 }
+SAMPLING_STREAM = 1  # fold_in(seed key, this): the key of the targets K-FAC samples from the model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +94,11 @@ class Model:
 
     def apply(self, params, x):
         return mlp(params, x, self.activation)
+
+    @property
+    def likelihood(self) -> str:
+        """The predictive distribution behind ``outer_loss``: categorical (softmax) or unit Gaussian."""
+        return "categorical" if self.kind == "classification" else "gaussian"
 
     def outer_loss(self, outputs, y):
         """ℓ(f; y), convex in the outputs f: mean softmax cross-entropy, or ½·mean squared error."""
@@ -125,6 +135,7 @@ class TrainState(NamedTuple):
     key: jax.Array  # for the shuffles
     order: jax.Array  # this epoch's permutation of the training examples
     position: jax.Array  # where the next minibatch starts in ``order``
+    sample_key: jax.Array  # for targets sampled from the model (K-FAC's Fisher); apart from the shuffles
 
 
 def _canonical(tree):
@@ -148,7 +159,8 @@ def init_state(model: Model, optimizer, n_train: int, seed: int = 0) -> TrainSta
     params = init_mlp(init_key, model.sizes, model.activation)
     order = jax.random.permutation(order_key, n_train).astype(jnp.int32)
     zero = jnp.zeros([], jnp.int32)
-    return TrainState(params, _canonical(optimizer.init(params)), batch_key, order, zero)
+    sample_key = jax.random.fold_in(jax.random.key(seed), SAMPLING_STREAM)
+    return TrainState(params, _canonical(optimizer.init(params)), batch_key, order, zero, sample_key)
 
 
 def _needs(optimizer) -> frozenset:
@@ -172,8 +184,18 @@ def minibatch(state: TrainState, x, y, batch_size: int):
     return x[index], y[index], state
 
 
-def step_extras(model: Model, needs: frozenset, params, x, y) -> tuple[Any, dict]:
-    """The gradient, and the keyword arguments a step's ``update`` gets about this minibatch's loss."""
+def _fisher(optimizer) -> str:
+    """The optimizer's ``fisher`` option by name (K-FAC's), "sampled" when it has none; through wrappers
+    (a schedule, averaging), which hold theirs as ``.optimizer``."""
+    while not isinstance(optimizer, Optimizer) and hasattr(optimizer, "optimizer"):
+        optimizer = optimizer.optimizer
+    options = dict(optimizer.options) if isinstance(optimizer, Optimizer) else {}
+    return FISHER_MODES[int(options.get("fisher", 0))]
+
+
+def step_extras(model: Model, needs: frozenset, params, x, y, key=None, fisher: str = "sampled") -> tuple[Any, dict]:
+    """The gradient, and the keyword arguments a step's ``update`` gets about this minibatch's loss
+    (``key``: for the targets K-FAC samples from the model, ``fisher``: its mode)."""
     loss_fn = lambda p: model.loss(p, x, y)  # noqa: E731
     value, grad = jax.value_and_grad(loss_fn)(params)
     extras = dict(value=value, value_fn=loss_fn)
@@ -183,16 +205,25 @@ def step_extras(model: Model, needs: frozenset, params, x, y) -> tuple[Any, dict
         extras["ggn_vp"] = ggn_vector_product(
             lambda p: model.apply(p, x), lambda outputs: model.outer_loss(outputs, y), params
         )
+    if "dense_layers" in needs:
+        extras["dense_layers"] = dense_layer_statistics(
+            model.apply, params, x, likelihood=model.likelihood, targets=y, key=key, fisher=fisher
+        )
     return grad, extras
 
 
 def _chunk(optimizer, state: TrainState, data, *, model: Model, batch_size: int, steps: int):
     x, y = data
     needs = _needs(optimizer)
+    fisher = _fisher(optimizer)
 
     def step(carry: TrainState, _):
         xb, yb, carry = minibatch(carry, x, y, batch_size)
-        grad, extras = step_extras(model, needs, carry.params, xb, yb)
+        sample_key = None
+        if "dense_layers" in needs:
+            sample_key, next_key = jax.random.split(carry.sample_key)
+            carry = carry._replace(sample_key=next_key)
+        grad, extras = step_extras(model, needs, carry.params, xb, yb, sample_key, fisher)
         updates, opt_state = optimizer.update(grad, carry.opt_state, carry.params, **extras)
         params = optax.apply_updates(carry.params, updates)
         return carry._replace(params=params, opt_state=opt_state), extras["value"]

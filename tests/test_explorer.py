@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import page_checks
-from landscapes import LANDSCAPES, get_landscape
-from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, theory
+from landscapes import LANDSCAPES, get_landscape, hessian_at
+from optimizers import OPTIMIZERS, averaged_iterate, averaged_path, get_optimizer, learning_rates, run_trajectories, theory
+from optimizers import with_averaging, with_schedule
 from optimizers.seeds import frozen_seeds, seed_statistics
 from page_checks import check_page, trace_names
 from ui import explorer, lessons
@@ -49,14 +50,26 @@ def legend_parts(name: str):
 # --- the phenomena, computed with the library alone ------------------------------
 def lesson_runs(name: str) -> dict:
     """Each run of a lesson straight from ``landscapes`` and ``optimizers``, by run number: (trajectories,
-    excess loss), seeds first."""
+    excess loss), seeds first; for a run with averaging also its averaged iterate's excess loss, under
+    ("average", run number). A run's schedule and averaging wrap its optimizer
+    (``optimizers.with_schedule``, ``optimizers.with_averaging``)."""
     settings = lesson_settings(name)
     landscape = get_landscape(settings.landscape, gradient_noise=settings.gradient_noise, **dict(settings.landscape_parameters))
+    exact = get_landscape(settings.landscape, **dict(settings.landscape_parameters))
     seeds = settings.seed + np.arange(settings.seeds)
     x0 = np.asarray(settings.start, np.float32)
     runs = {}
     for run in settings.runs:
-        traj = run_trajectories(landscape, get_optimizer(run.optimizer, **dict(run.settings)), x0, seeds, settings.steps)
+        method = get_optimizer(run.optimizer, **dict(run.settings))
+        if run.schedule != "constant":
+            method = with_schedule(method, run.schedule, **dict(run.schedule_params))
+        averaging = run.average != "none"
+        if averaging:
+            method = with_averaging(method, run.average, **dict(run.average_params))
+        traj = run_trajectories(landscape, method, x0, seeds, settings.steps, observe=averaged_iterate if averaging else None)
+        if averaging:
+            path = jnp.asarray(averaged_path(traj), jnp.float32)
+            runs["average", run.slot] = np.asarray(jax.vmap(jax.vmap(exact.loss))(path), np.float64) - exact.minimum_loss
         runs[run.slot] = (traj, np.asarray(traj.loss, np.float64) - landscape.minimum_loss)
     return runs
 
@@ -69,6 +82,12 @@ def expected_loss(settings: explorer.Settings, run) -> np.ndarray:
     x0 = (np.asarray(settings.start, np.float64) - np.asarray(q.minimum, np.float64)) @ np.asarray(q.eigenvectors, np.float64)
     alpha = dict(run.settings)["learning_rate"]
     return theory.gd_expected_excess_loss(lam, x0, alpha, values["noise_scale"], values["batch_size"], settings.steps)
+
+
+def first_step(condition: np.ndarray) -> int | None:
+    """The first index where ``condition`` holds (None if never)."""
+    found = np.flatnonzero(condition)
+    return int(found[0]) if found.size else None
 
 
 def check_claim(runs: dict, claim: dict, name: str):
@@ -132,8 +151,72 @@ def check_claim(runs: dict, claim: dict, name: str):
         assert (traj.loss.max(axis=1) >= 10 * traj.loss[:, :1].max(axis=1)).any()
     elif kind == "never_above_start":
         assert (np.nan_to_num(traj.loss, nan=np.inf) <= traj.loss[:, :1] * (1 + 1e-6)).all()
+    elif kind in SCHEDULE_AND_METHOD_CLAIMS:
+        check_schedule_and_method_claim(runs, claim, settings, traj, excess, run)
     else:
         raise AssertionError(f"unknown claim {kind}")
+
+
+SCHEDULE_AND_METHOD_CLAIMS = {
+    "ends_at", "below_noise_floor", "same_path", "step_stability", "peak_learning_rate_at", "loss_jumps", "steady",
+    "gradient_jumps", "gradient_steady", "reaches_at", "never_reaches", "leaves_at", "ends_in_minimum", "critical_points",
+}  # fmt: skip
+
+
+def check_schedule_and_method_claim(runs: dict, claim: dict, settings, traj, excess, run):
+    """Claims about schedules, averaging and single runs' steps. ``of = "average"`` makes a claim about a
+    run's averaged iterate instead of its iterates; "first seed" claims read the run a page draws when
+    the landscape is deterministic."""
+    kind = claim["claim"]
+    averaged = runs.get(("average", claim.get("run")))
+    if claim.get("of") == "average":
+        assert averaged is not None, "the claim is about the averaged iterate of a run without averaging"
+    measured = averaged if claim.get("of") == "average" else excess
+    landscape = get_landscape(settings.landscape, **dict(settings.landscape_parameters))
+    if kind == "ends_at":  # the mean final L − L* (of the iterates, or of their average), within a relative tolerance
+        assert measured[:, -1].mean() == pytest.approx(claim["value"], rel=claim["tolerance"])
+    elif kind == "below_noise_floor":  # ends below a fraction of constant-step GD's noise floor at the run's α
+        values = dict(settings.landscape_parameters)
+        lam = landscape.quadratic.eigenvalues
+        floor = theory.gd_noise_floor(lam, dict(run.settings)["learning_rate"], values["noise_scale"], values["batch_size"]).sum()
+        assert measured[:, -1].mean() <= claim["fraction"] * floor, (measured[:, -1].mean(), floor)
+    elif kind == "same_path":  # the run's iterates are those of run ``as`` (averaging does not change the run)
+        np.testing.assert_allclose(np.asarray(traj.params), np.asarray(runs[claim["as"]][0].params), rtol=1e-6, atol=1e-7)
+    elif kind == "step_stability":  # α·λ_max of the Hessian at the start or at the landscape's (first) minimum
+        where = settings.start if claim["at"] == "start" else next(
+            p.location for p in landscape.critical_points() if p.kind == "minimum")  # fmt: skip
+        curvature = np.linalg.eigvalsh(np.asarray(hessian_at(landscape, jnp.asarray(where, jnp.float32)), np.float64)).max()
+        assert dict(run.settings)["learning_rate"] * curvature == pytest.approx(claim["value"], rel=claim["tolerance"])
+    elif kind == "peak_learning_rate_at":  # the schedule's α first reaches its peak at this step
+        rates = learning_rates(run.method(), settings.steps)
+        assert first_step(rates >= rates.max() * (1 - 1e-6)) == claim["step"] and rates[0] < rates.max()
+    elif kind == "loss_jumps":  # steps where L − L* grows more than ``factor``-fold in one step (first seed)
+        ratio = excess[0, 1:] / np.maximum(excess[0, :-1], 1e-300)
+        count = int((ratio > claim["factor"]).sum())
+        assert claim["at_least"] <= count <= claim.get("at_most", np.inf), count
+    elif kind == "steady":  # L − L* never grows more than ``factor``-fold in one step (first seed)
+        ratio = excess[0, 1:] / np.maximum(excess[0, :-1], 1e-300)
+        assert ratio.max() <= claim["factor"], ratio.max()
+    elif kind in ("gradient_jumps", "gradient_steady"):  # the largest one-step growth of ‖g‖ (first seed)
+        norms = np.linalg.norm(np.asarray(traj.grads[0], np.float64), axis=-1)
+        growth = (norms[1:] / np.maximum(norms[:-1], 1e-300)).max()
+        assert growth >= claim["factor"] if kind == "gradient_jumps" else growth <= claim["factor"], growth
+    elif kind == "reaches_at":  # the first step with L − L* ≤ tolerance (first seed), within ``slack`` steps
+        step = first_step(measured[0] <= claim["tolerance"])
+        assert step is not None and abs(step - claim["step"]) <= claim.get("slack", 0), step
+    elif kind == "never_reaches":  # L − L* stays above the tolerance (first seed)
+        assert first_step(measured[0] <= claim["tolerance"]) is None
+    elif kind == "leaves_at":  # the first step with |θ[axis]| > distance (first seed), within ``slack`` steps
+        step = first_step(np.abs(np.asarray(traj.params[0, :, claim["axis"]])) > claim["distance"])
+        assert step is not None and abs(step - claim["step"]) <= claim.get("slack", 0), step
+    elif kind == "ends_in_minimum":  # the run ends at one of the landscape's minima (first seed): this one
+        point = np.asarray(claim["point"], np.float64)
+        assert np.linalg.norm(np.asarray(traj.params[0, -1, :2]) - point) <= claim["tolerance"]
+        assert any(p.kind == "minimum" and np.linalg.norm(np.asarray(p.location) - point) <= claim["tolerance"]
+                   for p in landscape.critical_points())  # fmt: skip
+    elif kind == "critical_points":  # the landscape's critical points by kind, as the page marks them
+        kinds = [p.kind for p in landscape.critical_points()]
+        assert {k: kinds.count(k) for k in claim["counts"]} == claim["counts"], kinds
 
 
 @pytest.mark.parametrize("name", LESSONS)

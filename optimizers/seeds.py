@@ -123,5 +123,14 @@ def _percentiles(masked: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.
     low, high = np.full(masked.shape[1], np.nan), np.full(masked.shape[1], np.nan)
     some = count > 0
     if some.any():
-        low[some], high[some] = np.nanpercentile(masked[:, some], BAND, axis=0)
+        # np.nanpercentile along an axis calls Python once per column (20 ms for 300 steps); the columns
+        # where every seed runs go to np.percentile at once, which gives the same numbers there.
+        block = masked[:, some]
+        full = ~np.isnan(block).any(axis=0)
+        part_low, part_high = np.empty(block.shape[1]), np.empty(block.shape[1])
+        if full.any():
+            part_low[full], part_high[full] = np.percentile(block[:, full], BAND, axis=0)
+        if not full.all():
+            part_low[~full], part_high[~full] = np.nanpercentile(block[:, ~full], BAND, axis=0)
+        low[some], high[some] = part_low, part_high
     return low, high

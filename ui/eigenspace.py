@@ -540,10 +540,14 @@ def curvature_views(settings: Settings, done: dict[str, MethodRun]):
         })  # fmt: skip
     st.table(pd.DataFrame(rows), hide_index=True)
     st.caption(
-        "Each method steps θ ← θ − α P g with P its model of the inverse curvature: Adam's diag(1/(√v̂ + ε)), "
-        "L-BFGS's and mL-BFGS's two-loop matrix, (G + λI)⁻¹ for Gauss–Newton, (H + λI)⁻¹ for Newton. The lines are "
-        "the eigenvalues μ of P·H at each step (H^{1/2}PH^{1/2}; real parts of eig(P·H) at a saddle). All at 1 "
-        "(dashed) is an exact Newton model; a method whose lines wander after reaching 1 is unstable."
+        "The lines are the eigenvalues μ of P·H at each step (H^{1/2}PH^{1/2}; real parts of eig(P·H) at a saddle), "
+        "P each method's model of the inverse curvature. Newton's (H + λI)⁻¹ and Gauss–Newton's (G + λI)⁻¹ step "
+        "θ ← θ − αPg, and L-BFGS's two-loop matrix θ ← θ − ηPg (η = α, or the line search's step; its first "
+        "step, before any pair, is g shortened to at most unit length): on the exact quadratic the error along an "
+        "eigenvector of P·H then changes by 1 − αμ (1 − ημ) in that step. Adam's diag(1/(√v̂ + ε)) multiplies the "
+        "averaged gradient m̂, not g, and mL-BFGS's two-loop matrix, built from averaged and damped pairs, gives a "
+        "direction Pg that is clipped and fed to heavy-ball momentum: for these two, μ says how P compares with the "
+        "curvature, not how much one step shrinks the error. All at 1 (dashed) is an exact Newton model."
     )
     return spectra
 

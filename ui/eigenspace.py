@@ -67,14 +67,10 @@ PAGE_DEFAULTS = {
     "mlbfgs": {"learning_rate": 1.0},
 }
 STEP_SIZED = ("gd", "momentum", "nesterov")  # their α is rescaled to 1/|λ|max when the problem changes
-COLORS = {
-    name: color
-    for name, color in zip(
-        OPTIMIZERS,
-        ("#1f77b4", "#d62728", "#8c564b", "#2ca02c", "#e377c2", "#bcbd22",
-         "#111111", "#7f7f7f", "#ff7f0e", "#9467bd", "#17becf", "#006d2c"),
-    )
-}  # fmt: skip
+# One colour per optimizer, in registry order; the palette repeats past its end (each box also names its method).
+PALETTE = ("#1f77b4", "#d62728", "#8c564b", "#2ca02c", "#e377c2", "#bcbd22", "#111111", "#7f7f7f", "#ff7f0e",
+           "#9467bd", "#17becf", "#006d2c", "#e6550d", "#3182bd", "#636363", "#31a354")  # fmt: skip
+COLORS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(OPTIMIZERS)}
 METHOD_TITLES = {name: info.title for name, info in OPTIMIZERS.items()}
 NOISE_HELP = (
     "0: the exact quadratic. Above 0: each step sees a minibatch whose minimum is shifted at random "

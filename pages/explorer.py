@@ -5,7 +5,7 @@ import streamlit as st
 from ui import controls, explorer, shell
 
 shell.run_through_entrypoint()
-view = controls.open_view(explorer.PAGE, explorer.declare)
+view = explorer.open_view()  # controls.open_view, with a refused formula left in its box
 settings = explorer.sidebar_controls(view)
 
 if not shell.is_embedded():

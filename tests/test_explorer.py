@@ -15,7 +15,9 @@ from optimizers import OPTIMIZERS, averaged_iterate, averaged_path, get_optimize
 from optimizers import with_averaging, with_schedule
 from optimizers.seeds import frozen_seeds, seed_statistics
 from page_checks import check_page, trace_names
-from ui import explorer, lessons
+from optimizers import SCHEDULES
+from ui import explorer, lessons, plots
+from ui.runs import compute_run
 from ui.controls import slider_grid
 from ui.viewstate import lesson_state
 
@@ -160,6 +162,7 @@ def check_claim(runs: dict, claim: dict, name: str):
 SCHEDULE_AND_METHOD_CLAIMS = {
     "ends_at", "below_noise_floor", "same_path", "step_stability", "peak_learning_rate_at", "loss_jumps", "steady",
     "gradient_jumps", "gradient_steady", "reaches_at", "never_reaches", "leaves_at", "ends_in_minimum", "critical_points",
+    "position_at",
 }  # fmt: skip
 
 
@@ -214,6 +217,8 @@ def check_schedule_and_method_claim(runs: dict, claim: dict, settings, traj, exc
         assert np.linalg.norm(np.asarray(traj.params[0, -1, :2]) - point) <= claim["tolerance"]
         assert any(p.kind == "minimum" and np.linalg.norm(np.asarray(p.location) - point) <= claim["tolerance"]
                    for p in landscape.critical_points())  # fmt: skip
+    elif kind == "position_at":  # where the run is at ``step`` (first seed)
+        assert np.linalg.norm(np.asarray(traj.params[0, claim["step"], :2]) - claim["point"]) <= claim["tolerance"]
     elif kind == "critical_points":  # the landscape's critical points by kind, as the page marks them
         kinds = [p.kind for p in landscape.critical_points()]
         assert {k: kinds.count(k) for k in claim["counts"]} == claim["counts"], kinds
@@ -375,6 +380,130 @@ def test_home_opens_a_lesson_link_on_its_page_and_lists_every_page_lessons():
     at = page_checks.open_page("pages/home.py", {"preset": "nonsense", "foo": "bar"})
     notes = " ".join(page_checks.notes(at))
     assert "preset=nonsense" in notes and "foo=bar" in notes
+
+
+# --- schedules, averaging and the reader's own landscape --------------------------------
+SCHEDULED = {
+    "landscape": "noisy_quadratic", "run1": "gd", "run1.learning_rate": "1", "run1.schedule": "warmup_cosine",
+    "run1.schedule.warmup_steps": "20", "run2": "gd", "run2.learning_rate": "1", "run2.average": "ema",
+    "run2.average.decay": "0.95", "run3": "none", "run4": "none", "steps": "200",
+}  # fmt: skip
+
+
+def test_a_schedule_and_averaging_draw_the_averaged_path_its_loss_and_alpha_against_step():
+    at = open_explorer(SCHEDULED)
+    assert not at.warning, [w.value for w in at.warning]
+    landscape, loss, *rest = explorer_check(at, charts=3)
+    warmup = next(t for t in trace_names(landscape) if t.startswith("Gradient descent α=1 · linear warm-up"))
+    averaged = next(t for t in trace_names(landscape) if "EMA-averaged β=0.95" in t and t.endswith(plots.AVERAGED))
+    dashed = next(t for t in landscape["data"] if t.get("name") == averaged)
+    assert dashed["line"]["dash"] == "dash" and dashed["line"]["color"] == plots.PALETTE[1][1]
+    assert averaged in trace_names(loss) and warmup in trace_names(loss)
+    rates = next(spec for spec in rest if trace_names(spec) == {warmup})  # α against the step: run 1 only
+    line = next(t for t in rates["data"] if t.get("name") == warmup)
+    alpha = np.fromiter(page_checks.numbers_in(line["y"]), float)
+    expected = learning_rates(with_schedule(get_optimizer("gd", learning_rate=1.0), "warmup_cosine", warmup_steps=20), 200)
+    np.testing.assert_allclose(alpha, expected, rtol=1e-6, atol=1e-7)
+    assert alpha[0] == 0 and alpha[20] == pytest.approx(1.0)
+    assert page_checks.link(at) == {k: [v] for k, v in SCHEDULED.items() if k != "run1"}  # gd is run 1's default
+    # the link reopens the same view, with the wrappers' settings in their widgets
+    again = open_explorer(page_checks.link(at))
+    assert again.selectbox(key="run1.schedule").value == "warmup_cosine"
+    assert again.select_slider(key="run1.schedule.warmup_steps").value == 20
+    assert again.selectbox(key="run2.average").value == "ema"
+    assert again.select_slider(key="run2.average.decay").value == 0.95
+
+
+def test_a_schedule_shows_only_its_own_numbers_and_a_new_kind_starts_them_afresh():
+    at = open_explorer(SCHEDULED)
+    keys = {s.key for s in at.select_slider if s.key.startswith("run1.schedule.")}
+    assert keys == {f"run1.schedule.{name}" for name in SCHEDULES["warmup_cosine"]}
+    at.selectbox(key="run1.schedule").set_value("piecewise_constant").run()
+    explorer_check(at, charts=3)
+    keys = {s.key for s in at.select_slider if s.key.startswith("run1.schedule.")}
+    assert keys == {f"run1.schedule.{name}" for name in SCHEDULES["piecewise_constant"]}
+    assert "run1.schedule.warmup_steps" not in page_checks.link(at)
+    at.selectbox(key="run1.schedule").set_value("constant").run()
+    assert not [s for s in at.select_slider if s.key.startswith("run1.schedule.")]
+    assert "run1.schedule" not in page_checks.link(at)
+
+
+def test_bad_schedule_values_in_a_link_fall_back_with_a_note():
+    at = open_explorer({"run1.schedule": "sawtooth", "run2.average": "median", "run3.schedule": "cosine",
+                        "run3.schedule.decay_steps": "-5", "run1.schedule.decay_steps": "100"})  # fmt: skip
+    explorer_check(at, charts=2)
+    notes = " ".join(page_checks.notes(at))
+    for fragment in ("sawtooth", "median", "decay_steps=-5", "run1.schedule.decay_steps"):
+        assert fragment in notes, fragment
+    assert at.selectbox(key="run1.schedule").value == "constant"
+
+
+def test_an_impossible_warm_up_is_a_message_not_an_exception():
+    at = open_explorer({"run1.schedule": "warmup_cosine", "run1.schedule.warmup_steps": "500",
+                        "run1.schedule.decay_steps": "300"})  # fmt: skip
+    explorer_check(at, charts=2)
+    assert any("warmup_steps" in w.value for w in at.warning)
+
+
+def test_moving_a_schedule_or_averaging_slider_never_compiles():
+    from test_engine import count_compilations
+
+    def run(decay_steps, decay):
+        return compute_run(
+            "noisy_quadratic", (("angle", 0.0), ("batch_size", 4), ("condition_number", 10.0), ("noise_scale", 0.3)),
+            0.0, "momentum", (("learning_rate", 0.1), ("momentum", 0.9)), (-2.0, 1.5), 300, 0, 4,
+            "cosine", (("alpha", 0.0), ("decay_steps", decay_steps)), "ema", (("decay", decay), ("start", 0)),
+        )  # fmt: skip
+
+    first = run(300, 0.99)
+    with count_compilations() as compilations:
+        second = run(120, 0.9)
+    assert compilations == []
+    assert not np.array_equal(first.params, second.params) and not np.array_equal(first.averaged, second.averaged)
+
+
+HOSTILE_FORMULAS = ["__import__('os')", "x.__class__", "9**9**9", "x" * 10_000, "(lambda: 1)()", "ｘ + y"]
+
+
+@pytest.mark.skipif("custom" not in LANDSCAPES, reason="the explorer does not list the custom landscape yet")
+@pytest.mark.parametrize("formula", HOSTILE_FORMULAS, ids=["import", "dunder", "huge", "10 kB", "lambda", "look-alike"])
+def test_a_hostile_formula_in_a_link_gives_a_note_and_the_default_landscape(formula):
+    at = open_explorer({"landscape": "custom", "formula": formula})
+    specs = explorer_check(at, charts=2)
+    notes = page_checks.notes(at)
+    assert any(note.startswith("The link's formula=") and "formula refused" in note or "longer than" in note
+               for note in notes), notes  # fmt: skip
+    assert at.text_input(key="formula").value == LANDSCAPES["custom"].text["formula"]
+    assert "formula" not in page_checks.link(at)
+    default = open_explorer({"landscape": "custom"})
+    assert trace_names(specs[0]) == trace_names(explorer_check(default, charts=2)[0])
+
+
+@pytest.mark.skipif("custom" not in LANDSCAPES, reason="the explorer does not list the custom landscape yet")
+def test_a_formula_goes_into_the_link_and_a_typed_bad_one_stays_in_its_box_with_a_note():
+    himmelblau = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
+    at = open_explorer({"landscape": "custom"})
+    at.text_input(key="formula").input(himmelblau).run()
+    specs = explorer_check(at, charts=2)
+    assert page_checks.link(at)["formula"] == [himmelblau]
+    minima = [t for t in specs[0]["data"] if t.get("name") == "minimum"]
+    assert minima and len(minima[0]["x"]) == 4
+    at.text_input(key="formula").input("x + os.system(1)").run()
+    explorer_check(at, charts=2)
+    assert at.text_input(key="formula").value == "x + os.system(1)"  # left in its box, with the reason
+    assert any("formula refused" in note and "column" in note for note in page_checks.notes(at))
+    assert page_checks.link(at)["formula"] == [himmelblau]  # the page still shows the last good one
+    again = open_explorer(page_checks.link(at))
+    assert not again.warning and trace_names(explorer_check(again, charts=2)[0]) == trace_names(specs[0])
+
+
+@pytest.mark.skipif("custom" not in LANDSCAPES, reason="the explorer does not list the custom landscape yet")
+def test_the_view_of_a_formula_is_chosen_and_can_be_set():
+    at = open_explorer({"landscape": "custom", "x_min": "-1", "x_max": "4"})
+    landscape = explorer_check(at, charts=2)[0]
+    assert landscape["layout"]["xaxis"]["range"] == [-1.0, 4.0]
+    empty = open_explorer({"landscape": "custom", "x_min": "3", "x_max": "1"})
+    explorer_check(empty, charts=2)  # an empty range: the automatic view, with a caption, and nothing breaks
 
 
 def test_a_page_visited_in_between_does_not_change_the_view_on_return():

@@ -161,6 +161,21 @@ def _depends_on_formula(key: str) -> bool:
     return key in ("x0", "y0", "x_min", "x_max", "y_min", "y_max")
 
 
+def landscape_texts(view: dict, landscape: str) -> dict[str, str]:
+    """The landscape's text parameters (a formula) in ``view``; one that is missing or refused reads as its
+    default (a view state holds only accepted ones, but ``viewstate.fields_of`` may be given any)."""
+    texts = {}
+    for name, default in (LANDSCAPES[landscape].text or {}).items():
+        texts[name] = default
+        if isinstance(view.get(name), str):
+            try:
+                parse_formula(view[name])
+                texts[name] = view[name]
+            except ValueError:
+                pass
+    return texts
+
+
 def automatic_view(landscape: str, text: Items) -> dict[str, float]:
     """The view a landscape that chooses its own (``LandscapeInfo.optional``) takes for the text
     parameters ``text`` (a formula): its bounds by name."""
@@ -174,7 +189,7 @@ def landscape_parameters(view: dict, landscape: str) -> Items:
     x or y, as a min above its max, is left out: the automatic view)."""
     info = LANDSCAPES[landscape]
     values = {k: view[k] for k in info.parameters if k not in info.optional and k in view}
-    values |= {k: view[k] for k in (info.text or {}) if k in view}
+    values |= landscape_texts(view, landscape)
     if info.optional and all(k in view for k in info.optional):
         given = {k: view[k] for k in info.optional}
         automatic = automatic_view(landscape, items(values))
@@ -205,7 +220,7 @@ def landscape_fields(view: dict, landscape: str):
         yield Text(name, FORMULA_LABEL, default, validate=parse_formula, help=FORMULA_HELP, resets=_depends_on_formula)
     automatic = {}
     if info.optional:
-        automatic = automatic_view(landscape, items({k: view[k] for k in (info.text or {})}))
+        automatic = automatic_view(landscape, items(landscape_texts(view, landscape)))
     for name, spec in info.parameters.items():
         if name in automatic:  # a number box at the automatic view's end
             yield Number(name, spec.label or name, automatic[name], spec=spec._replace(default=automatic[name]),
@@ -288,11 +303,59 @@ def _run_widgets(view, where):
             _slot_widgets(view, slot, where)
 
 
+def _on_text(key: str):
+    """A new formula typed: if it is accepted, what depends on it (its view, the start) starts afresh;
+    a refused one changes nothing (its note says why, and the page keeps the last one accepted)."""
+    stored = st.session_state.get(STATE_KEY, {})
+    field = viewstate.fields_of(declare, stored).get(key)
+    if field is None or field.resets is None:
+        return
+    try:
+        field.check(st.session_state.get(key))
+    except ValueError:
+        return
+    controls.forget(PAGE, [k for k in stored if k != key and field.resets(k)])
+
+
+STATE_KEY = f"_view.{PAGE}.state"  # where ui.controls keeps the page's last state
+
+
+def open_view() -> controls.PageView:
+    """``controls.open_view`` for this page, where a refused formula typed into its box stays there with a
+    note giving the reason and position, while the page keeps drawing the last formula accepted."""
+    held = {}
+    stored = st.session_state.get(STATE_KEY, {})
+    for name in (LANDSCAPES[stored["landscape"]].text or {}) if stored.get("landscape") in LANDSCAPES else ():
+        typed = st.session_state.get(name)
+        if name in stored and isinstance(typed, str) and typed != stored[name]:
+            try:
+                viewstate.fields_of(declare, stored)[name].check(typed)
+            except ValueError as error:
+                held[name] = (typed, str(error))
+                st.session_state[name] = stored[name]  # what the page draws: the last one accepted
+    view = controls.open_view(PAGE, declare)
+    for name, (typed, reason) in held.items():
+        if name in view.fields:
+            st.session_state[name] = typed  # the box keeps what was typed, to be corrected
+            view.notes.append(viewstate.Note(name, typed, f"was not taken: {reason}. Still showing the last one that was.",
+                                             origin=viewstate.TYPED))  # fmt: skip
+    return view
+
+
+def _text_widget(view, key: str, where):
+    """A text field's box (``controls.widget`` would store a refused text as the new value when its
+    dependants reset; here they reset only for an accepted one)."""
+    field = view.fields[key]
+    if controls.is_hidden(view, key):
+        return
+    where.text_input(field.label, key=key, max_chars=field.max_length, help=field.help, on_change=_on_text, args=(key,))
+
+
 def _landscape_widgets(view, bar):
     """The landscape's parameters: a formula's box, the view it chose (in two columns), the numbers."""
     info = LANDSCAPES[view["landscape"]]
     for name in info.text or {}:
-        controls.widget(view, name, where=bar)
+        _text_widget(view, name, bar)
     optional = [name for name in info.parameters if name in info.optional]
     for name in info.parameters:
         if name not in optional:

@@ -131,6 +131,52 @@ function relayoutChanged(plot, changes) {
   return Object.keys(needed).length ? Plotly.relayout(plot, needed) : Promise.resolve();
 }
 
+// Calls draw(...args) with the latest arguments only: a draw asked for while one is under way waits
+// for it, and of those asked for meanwhile only the last is drawn (a fast drag skips values, never lags).
+class Latest {
+  constructor(draw) {
+    this.draw = draw;
+  }
+  ask(...args) {
+    this.args = args;
+    if (!this.busy) this.next();
+  }
+  next() {
+    const args = this.args;
+    this.args = null;
+    this.busy = Promise.resolve(this.draw(...args)).catch(() => {}).finally(() => {
+      this.busy = null;
+      if (this.args) this.next();
+    });
+  }
+}
+
+// The other charts follow a scrub once the scrubbed chart is drawn, and only while on screen: one
+// scrolled out of view catches up when it comes back, or when the control is let go.
+function followScrub(run, k, d, all = false) {
+  for (const other of charts.values()) {
+    if (!other.isConnected || !other.follow) continue;
+    other.pendingScrub = [run, k, d];
+    if (all || other.onScreen !== false) catchUp(other);
+  }
+}
+
+function catchUp(plot) {
+  if (!plot.pendingScrub) return;
+  plot.following ??= new Latest((run, k, d) => plot.follow(run, k, d));
+  plot.following.ask(...plot.pendingScrub);
+  plot.pendingScrub = null;
+}
+
+function watchScreen(plot) {
+  if (plot.screenWatch) return;
+  plot.screenWatch = new IntersectionObserver((entries) => {
+    plot.onScreen = entries[entries.length - 1].isIntersecting;
+    if (plot.onScreen) catchUp(plot);
+  });
+  plot.screenWatch.observe(plot);
+}
+
 class Scrubber {
   constructor(box, plot) {
     this.box = box;
@@ -172,20 +218,32 @@ class Scrubber {
     row.input.oninput = () => this.show(row.run, Number(row.input.value), row);
     row.input.onchange = () => {
       const run = row.run, k = Number(row.input.value);
+      if (this.decoded(run)) followScrub(run, k, this.decoded(run), true);
       if (this.plot.sendScrub) this.plot.sendScrub("scrub", { slot: run.slot, name: run.name, value: run.values[k], index: k });
     };
     this.box.appendChild(row.element);
     this.rows.set(run.slot, row);
     return row;
   }
+  // The run's sweep (ui/chart.py, sweep_data), decoded once; null before it has arrived.
   decoded(run) {
-    run.decoded ??= Object.fromEntries(["path", "here", "update", "descent", "loss"].map((name) => [name, dequantized(run[name])]));
-    return run.decoded;
+    const sweep = window.appSweeps && window.appSweeps.get(run.sweep);
+    if (!sweep) return null;
+    sweep.decoded ??= {
+      ...Object.fromEntries(["path", "here", "update", "descent", "loss"].map((name) => [name, dequantized(sweep[name])])),
+      steps: sweep.steps, marks: sweep.marks,
+    };
+    return sweep.decoded;
   }
   show(run, k, row) {
     run.shown = k;
     row.value.textContent = run.texts[k];
+    this.drawing ??= new Latest((run, k) => this.draw(run, k));
+    this.drawing.ask(run, k);
+  }
+  draw(run, k) {
     const d = this.decoded(run), t = run.traces, current = k === run.index;
+    if (!d) return;
     const traces = [], data = [];
     const put = (index, trace) => {
       if (index !== undefined && index !== null) {
@@ -197,7 +255,7 @@ class Scrubber {
     put(t.path, current ? run.original[t.path] : points(d.path, k * length, length));
     put(t.cloud, current ? run.original[t.cloud] : EMPTY);
     put(t.cross, current ? run.original[t.cross] : EMPTY);
-    const mark = current ? null : run.marks[k];
+    const mark = current ? null : d.marks[k];
     put(run.cross, mark ? { x: mark.x, y: mark.y } : EMPTY);
     const player = this.plot.player;
     if (player && player.playback && t.here !== undefined) {
@@ -205,14 +263,11 @@ class Scrubber {
       const frame = player.playback.frames[player.index];
       for (const role of ["here", "update", "descent"]) put(t[role], frame.data[frame.traces.indexOf(t[role])]);
     }
-    Plotly.animate(this.plot, [{ data, traces }], STILL);
+    const drawn = Plotly.animate(this.plot, [{ data, traces }], STILL);
     const labels = {};
     if (run.annotation !== null) labels[run.annotation] = { visible: current };
     labels[run.scrubbed_annotation] = mark ? { ...mark.annotation, visible: true } : { visible: false };
-    relayoutChanged(this.plot, labels);
-    for (const other of charts.values()) {
-      if (other !== this.plot && other.isConnected && other.follow) other.follow(run, k, d);
-    }
+    return Promise.all([drawn, relayoutChanged(this.plot, labels)]).then(() => followScrub(run, k, d));
   }
   // The playback's frames of ``run`` at value k (its own frames at the current value).
   reframe(run, k, frames) {
@@ -253,7 +308,7 @@ function follower(plot, message) {
       const length = d.loss.shape[1];
       const loss = Array.from(d.loss.subarray(k * length, (k + 1) * length), (v) => (run.log_loss ? 10 ** v : v));
       traces.push(target.line);
-      data.push(current ? originals[target.line] : { x: run.steps, y: loss });
+      data.push(current ? originals[target.line] : { x: d.steps, y: loss });
       for (const index of target.clear) {
         traces.push(index);
         data.push(current ? originals[index] : EMPTY);
@@ -270,10 +325,11 @@ function follower(plot, message) {
       const y = target.reached_values[k];
       data.push(current || y === null ? EMPTY : { x: [run.values[k]], y: [y] });
     }
-    if (traces.length) Plotly.animate(plot, [{ data, traces }], STILL);
-    if (target.annotations && target.annotations.length) {
-      relayoutChanged(plot, Object.fromEntries(target.annotations.map((i) => [i, { visible: current }])));
-    }
+    const drawn = traces.length ? Plotly.animate(plot, [{ data, traces }], STILL) : null;
+    const notes = target.annotations && target.annotations.length
+      ? relayoutChanged(plot, Object.fromEntries(target.annotations.map((i) => [i, { visible: current }])))
+      : null;
+    return Promise.all([drawn, notes]);
   };
 }
 
@@ -298,6 +354,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
     if (message.playback && plot.player.index > 0) plot.player.show(plot.player.index);
     if (message.name) charts.set(message.name, plot);
     plot.follow = message.targets ? follower(plot, message) : null;
+    if (plot.follow) watchScreen(plot);
     if (message.scrub) {
       plot.scrubber ??= new Scrubber(scrubs, plot);
       plot.scrubber.load(message.scrub, message.figure);

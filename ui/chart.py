@@ -124,6 +124,28 @@ def clicked_point(key: str) -> tuple[float, float] | None:
     return (float(point["x"]), float(point["y"])) if point else None
 
 
+SWEEP_JS = """
+// The browser side of ui/chart.py's sweep_data: keeps the data for the scrub controls, shows nothing.
+export default function ({ data, parentElement }) {
+  const message = JSON.parse(new TextDecoder().decode(data));
+  const sweeps = (window.appSweeps ??= new Map());
+  if (!sweeps.has(message.name)) sweeps.set(message.name, message);
+  while (sweeps.size > 64) sweeps.delete(sweeps.keys().next().value);
+  const box = parentElement.closest("[data-testid='stElementContainer']");
+  (box || parentElement).style.display = "none";
+}
+"""
+_sweep_component = component("app_sweep_data", js=SWEEP_JS, isolate_styles=False)
+
+
+def sweep_data(sweep: dict, *, key: str):
+    """One run's precomputed sweep for the scrub controls of a chart (``plots.SweepView.scrub``; the chart
+    names it by ``sweep["name"]``), as an element of its own that shows nothing: Streamlit sends an
+    element it has sent unchanged before as a reference, so a rerun that leaves a run's sweep as it
+    was costs its bytes only once."""
+    return _sweep_component(key=key, data=encode(sweep))
+
+
 def scrubbed(key: str) -> tuple[int, str, float] | None:
     """The run slot, hyperparameter and value a scrub control of the chart under ``key`` was let go at, inside its ``on_scrub``."""
     moved = st.session_state[key].get("scrub")

@@ -29,7 +29,7 @@ from optimizers.starting_values import starting_values
 from optimizers.sweeps import default_swept, diverged_at, run_sweep, sweep_window
 from parameters import Parameter
 from ui import controls, plots, viewstate
-from ui.chart import chart, clicked_point, scrubbed
+from ui.chart import chart, clicked_point, scrubbed, sweep_data
 from ui.explanations import look_for
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, f32, items
 from ui.optimizer_fields import AVERAGE, AVERAGE_TITLES, CONSTANT, NO_AVERAGE, PRIMARY, SCHEDULE
@@ -448,6 +448,8 @@ def landscape_view(settings: Settings, drawn: list[plots.Drawn], swept: "list[Sw
         config={"scrollZoom": True, "toImageButtonOptions": {"filename": "landscape", "scale": 2}},
         scrub=scrub, on_scrub=_on_scrub if scrub else None,
     )  # fmt: skip
+    for s in swept if scrub else ():
+        sweep_data(s.view.scrub, key=f"sweep_{slot_key(s.spec.slot)}")
     st.caption(
         "▶ plays the steps; the slider scrubs. At the current step, the solid arrow is the update each method "
         "took and the dotted one the direction of −∇L, drawn as long as the update. Click the landscape to start there."
@@ -691,3 +693,19 @@ def sensitivity_view(settings: Settings, swept: list[Swept]):
         f"× and shading: the settings that diverged. Below: the first step with L − L* ≤ {plots.TOLERANCE:.0e} "
         "(none drawn where it is never reached). The filled point follows a scrub control."
     )
+
+
+def warm_sweeps(settings: Settings):
+    """The sweeps of ``settings``' runs computed once outside Streamlit (``ui.serve`` at server start):
+    their programs are then compiled when the first visitor asks."""
+    for spec in settings.runs:
+        name = swept_name(spec)
+        if name is None or spec.wrapped:
+            continue
+        current = dict(spec.settings)[name]
+        values = tuple(sweep_window(controls.slider_grid(OPTIMIZERS[spec.optimizer].hyperparameters[name]), current))
+        context = _sweep_context(settings, spec, name)
+        try:
+            compute_sweep.__wrapped__(*context[:4], context[4], name, values, *context[6:], spec.color)
+        except ValueError:
+            pass

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
+import json
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -27,7 +29,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from landscapes import Landscape
-from optimizers.seeds import excess_loss, mean_over_running, seed_statistics
+from optimizers.seeds import excess_loss, frozen_seeds, mean_over_running, seed_statistics
 from ui.runs import PICTURE_UPSAMPLE, Grid, RunResult, f32
 
 # (Streamlit's colour name for markdown labels, plotly colour): the sidebar and the plots agree.
@@ -755,7 +757,8 @@ class SweepView(NamedTuple):
     final: np.ndarray  # (K,) final L − L* (L where unbounded); NaN where no seed is left to average
     reached: np.ndarray  # (K,) the first step with L − L* ≤ TOLERANCE; −1 if never (or none is bounded)
     diverged: tuple[str, ...]  # (K,) "" or what diverged ("diverged at step 7", "3 of 8 seeds diverged, …")
-    scrub: dict
+    log_loss: bool  # the loss curves are drawn on a log axis (L − L*), else L itself
+    scrub: dict  # for ``ui.chart.sweep_data``: its "name" is a digest of the rest
 
 
 def quantized(values) -> dict:
@@ -775,32 +778,45 @@ def scrub_steps(steps: int) -> np.ndarray:
 
 def sweep_view(name: str, values, runs: Sequence[RunResult], landscape: Landscape, color: str) -> SweepView:
     """What the page draws of each of a run's swept settings (``runs``: one ``RunResult`` per value)."""
-    steps = runs[0].params.shape[1] - 1
+    # What optimizers.seeds computes per run (mean over the running seeds, the final excess over the
+    # seeds that neither diverged nor froze), for all values at once: per value it was 20 ms.
+    params = np.stack([run.params for run in runs]).astype(np.float64)  # (values, seeds, steps + 1, 2)
+    seeds, length = params.shape[1:3]
+    excess = excess_loss(np.stack([run.loss for run in runs]), landscape.minimum_loss)  # (values, seeds, steps + 1)
+    stop = np.array([[length if s is None else s for s in run.diverged_at] for run in runs])  # (values, seeds)
+    running = np.arange(length) < stop[..., None]
+    count = running.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.where(running, excess, 0.0).sum(axis=1) / count, np.nan)  # (values, steps + 1)
+        if seeds == 1:
+            path, final = params[:, 0], mean[:, -1]  # one exact run that converged would count as "frozen"
+        else:
+            path = np.where(count[..., None] > 0, np.where(running[..., None], params, 0.0).sum(axis=1) / count[..., None], np.nan)
+            left = (stop >= length) & ~np.stack([frozen_seeds(run.params, run.diverged_at) for run in runs])
+            final = np.where(left.any(axis=1), np.where(left, excess[..., -1], 0.0).sum(axis=1) / left.sum(axis=1), np.nan)
+    steps = length - 1
     kept, frames = scrub_steps(steps), frame_steps(steps)
     bounded = np.isfinite(landscape.minimum_loss)
-    paths, here, update, descent, loss, marks, final, reached, diverged = ([] for _ in range(9))
+    below = mean <= TOLERANCE
+    reached = np.where(below.any(axis=1) & (stop >= length).all(axis=1) & bounded, below.argmax(axis=1), -1)
+    here, update, descent, marks = [], [], [], []
     for run in runs:
         drawn = Drawn("", color, run)
-        stats = seed_statistics(run.loss, run.params, run.diverged_at, landscape.minimum_loss)
-        paths.append((run.params[0] if stats.seeds == 1 else mean_over_running(run.params, run.diverged_at))[kept])
         play = playback(drawn, frames)
         here.append(play.here[:, :SCRUB_SEEDS])
         update.append(play.update)
         descent.append(play.descent)
-        loss.append(np.log10(np.maximum(stats.mean, LOG_FLOOR))[kept] if bounded else stats.mean[kept])
-        crosses, labels = _divergence_layer(drawn, landscape)
+        crosses, labels = _divergence_layer(drawn, landscape) if any(s is not None for s in run.diverged_at) else ([], [])
         marks.append({"x": crosses[0]["x"].tolist(), "y": crosses[0]["y"].tolist(), "annotation": labels[0]} if crosses else None)
-        last = stats.mean[-1] if stats.seeds == 1 else stats.final_excess  # one exact run that converged is "frozen"
-        final.append(np.nan if last is None else last)
-        below = np.flatnonzero(stats.mean <= TOLERANCE) if bounded else []
-        reached.append(int(below[0]) if len(below) and stats.first_divergence is None else -1)
-        diverged.append(divergence_label(run.diverged_at))
+    loss = np.log10(np.maximum(mean, LOG_FLOOR)) if bounded else mean
     scrub = {
-        "steps": kept.tolist(), "path": quantized(np.stack(paths)), "here": quantized(np.stack(here)),
+        "steps": kept.tolist(), "path": quantized(path[:, kept]), "here": quantized(np.stack(here)),
         "update": quantized(np.stack(update)), "descent": quantized(np.stack(descent)),
-        "loss": quantized(np.stack(loss)), "log_loss": bool(bounded), "marks": marks,
+        "loss": quantized(loss[:, kept]), "marks": marks,
     }  # fmt: skip
-    return SweepView(name, tuple(values), np.asarray(final, np.float64), np.asarray(reached), tuple(diverged), scrub)
+    scrub["name"] = hashlib.sha1(json.dumps(scrub, sort_keys=True).encode()).hexdigest()[:16]  # what the chart asks for
+    diverged = tuple(divergence_label(run.diverged_at) for run in runs)
+    return SweepView(name, tuple(values), np.asarray(final, np.float64), reached, diverged, bool(bounded), scrub)
 
 
 def _traces_by_role(spec: dict, color: str) -> dict[str, int]:
@@ -810,7 +826,9 @@ def _traces_by_role(spec: dict, color: str) -> dict[str, int]:
 def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, SweepView, int, list[str]]]) -> dict:
     """The landscape's scrub controls: per run (its Drawn, slot, the swept hyperparameter's label, its
     SweepView, the current value's index and each value as the slider writes it), the trace indices
-    each scrubbed value redraws, and one extra cross and label per run for the value shown.
+    each scrubbed value redraws, and one extra cross and label per run for the value shown. The
+    paths and curves themselves go apart, one ``ui.chart.sweep_data`` element per run (named by
+    "sweep"): an unchanged one is then not sent again.
 
     Adds those crosses and (hidden) labels to ``figure``."""
     spec = figure._spec
@@ -830,7 +848,7 @@ def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, Swe
         controls.append({
             "slot": slot, "name": view.name, "title": title, "color": drawn.color, "values": list(view.values),
             "texts": texts, "index": index, "traces": roles, "cross": len(spec["data"]) - 1, "annotation": own,
-            "scrubbed_annotation": len(annotations) - 1, **view.scrub,
+            "scrubbed_annotation": len(annotations) - 1, "sweep": view.scrub["name"], "log_loss": view.log_loss,
             "final": [None if not np.isfinite(v) else float(v) for v in view.final],
             "diverged": [bool(d) for d in view.diverged],
         })  # fmt: skip

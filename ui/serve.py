@@ -30,6 +30,7 @@ def warm_explorer():
             settings.start, settings.steps, settings.seed, settings.seeds,
         )  # fmt: skip
     runs.contour_grid.__wrapped__(settings.landscape, settings.landscape_parameters)
+    explorer.warm_sweeps(settings)  # the scrub controls' and the sensitivity chart's programs
 
 
 def warm_eigenspace():

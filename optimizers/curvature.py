@@ -92,7 +92,7 @@ class DenseLayer(NamedTuple):
 
     weight: int  # index of W, shape (n_in, n_out)
     bias: int | None  # index of b, shape (n_out,), or None
-    path: str  # W's path in the pytree, for messages
+    path: str  # the layer's path in the pytree (W's without its last key), for messages
 
 
 def _key_name(entry) -> str:
@@ -114,7 +114,7 @@ def dense_layers(params) -> tuple[DenseLayer, ...]:
                 if other[:-1] == tuple(path[:-1]) and _key_name(other[-1]) == name:
                     if jnp.shape(with_paths[j][1]) == (jnp.shape(leaf)[1],):
                         bias = j
-        layers.append(DenseLayer(i, bias, jax.tree_util.keystr(tuple(path))))
+        layers.append(DenseLayer(i, bias, jax.tree_util.keystr(tuple(path[:-1])) or "(the parameters)"))
     return tuple(layers)
 
 
@@ -132,19 +132,32 @@ class DenseLayerStatistics:
 
 def _tapped(apply_fn: Callable, params, x, layers: tuple[DenseLayer, ...]):
     """``apply_fn``'s program with an additive tap on each layer's product a @ W: a function of the
-    taps returning (outputs, layer inputs)."""
+    taps returning (outputs, layer inputs). Checks that each W is used once, in such a product, and
+    that its bias, if any, is added to that product (so that s = ā W with ā = (a, 1))."""
     leaves, treedef = jax.tree.flatten(params)
     with jax.disable_jit():  # a jitted layer function inside the model is traced inline
         closed = jax.make_jaxpr(lambda leaves, x: apply_fn(treedef.unflatten(leaves), x))(leaves, x)
     jaxpr = closed.jaxpr
     weights = {jaxpr.invars[layer.weight]: n for n, layer in enumerate(layers)}
-    uses = {var: 0 for var in weights}
+    biases = {jaxpr.invars[layer.bias]: n for n, layer in enumerate(layers) if layer.bias is not None}
+    uses = {var: 0 for var in [*weights, *biases]}
+    broadcast_bias, products, bias_added = {}, {}, set()  # var ↦ layer
     taps, inputs, eqns = [None] * len(layers), [None] * len(layers), []
     for eqn in jaxpr.eqns:
-        for var in eqn.invars:
+        operands = [v for v in eqn.invars if isinstance(v, jex_core.Var)]  # literals are not hashable
+        for var in operands:
             if var in uses:
                 uses[var] += 1
-        n = weights.get(eqn.invars[1]) if eqn.primitive.name == "dot_general" and len(eqn.invars) == 2 else None
+        name = eqn.primitive.name
+        if name in ("broadcast_in_dim", "reshape", "convert_element_type") and operands and operands[0] in biases:
+            broadcast_bias[eqn.outvars[0]] = biases[operands[0]]
+        if name == "add" and len(operands) == 2:
+            for this, other in (operands, operands[::-1]):
+                n = products.get(this)
+                if n is not None and biases.get(other, broadcast_bias.get(other)) == n:
+                    bias_added.add(n)
+        product = name == "dot_general" and len(operands) == len(eqn.invars) == 2
+        n = weights.get(eqn.invars[1]) if product else None
         if n is None or eqn.invars[0].aval.ndim != 2 or eqn.params["dimension_numbers"] != (((1,), (0,)), ((), ())):
             eqns.append(eqn)
             continue
@@ -152,13 +165,20 @@ def _tapped(apply_fn: Callable, params, x, layers: tuple[DenseLayer, ...]):
         untapped, tap = jex_core.Var(product.aval), jex_core.Var(product.aval)
         eqns.append(eqn.replace(outvars=[untapped]))
         eqns.append(jex_core.new_jaxpr_eqn([untapped, tap], [product], jex_core.primitives.add_p, {}, frozenset()))
-        taps[n], inputs[n] = tap, eqn.invars[0]
+        taps[n], inputs[n], products[product] = tap, eqn.invars[0], n
     for var, n in weights.items():
         if taps[n] is None or uses[var] != 1:
             raise ValueError(
                 f"K-FAC's dense blocks need each weight used once, in a product a @ W of a (batch, n_in) input: "
-                f"the weight {layers[n].path} of the apply function is used {uses[var]} times and "
+                f"the weight of layer {layers[n].path} is used {uses[var]} times in the apply function, and "
                 f"{'never' if taps[n] is None else 'not only'} that way"
+            )
+    for var, n in biases.items():
+        if uses[var] != 1 or n not in bias_added:
+            raise ValueError(
+                f"K-FAC's dense blocks need each bias added, once, to its layer's product a @ W (s = a W + b): "
+                f"the bias of layer {layers[n].path} is used {uses[var]} times, and "
+                f"{'not' if n not in bias_added else 'not only'} that way"
             )
     tapped = jaxpr.replace(invars=[*jaxpr.invars, *taps], outvars=[*jaxpr.outvars, *inputs], eqns=eqns)
     run = jex_core.jaxpr_as_fun(jex_core.ClosedJaxpr(tapped, closed.consts))

@@ -14,6 +14,7 @@ with the seed; the arrays live on the default device (the GPU when there is one)
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,7 +24,17 @@ import numpy as np
 
 from scaleup.mlp import init_mlp, mlp
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DISTRIBUTION = "optimization-in-deep-learning"  # pyproject.toml's name: pip installs data/ under share/<it>/
+
+
+def _data_dir() -> Path:
+    """``data/`` beside the packages (a checkout, or ``pip install -e .``), else where ``pip install`` put it."""
+    checkout = Path(__file__).resolve().parent.parent / "data"
+    installed = Path(sys.prefix) / "share" / DISTRIBUTION / "data"
+    return checkout if (checkout / "digits.npz").exists() or not installed.exists() else installed
+
+
+DATA_DIR = _data_dir()
 HELD_OUT_FRACTION = 0.2
 
 

@@ -12,16 +12,20 @@ after compiling and discards (the same as on the page). Memory is the compiled c
 (temporaries + arguments + outputs).
 
 Part 2, mL-BFGS / Adam per step against the batch size, at the widest width:
-the quasi-Newton work per step does not grow with the batch, the gradient's does.
+the quasi-Newton work per step does not grow with the batch, the gradient's does
+(K-FAC's does: its factors cost B·(n_in² + n_out²) per layer; it is in this sweep too).
 
 Part 3, time to a target: steps and seconds (compile and warm-up excluded) until the full
 training loss falls below ``--target``, checked after every chunk of 25 steps.
 
 Targets: our Adam within 5 % of optax's per step; mL-BFGS per step within
-1.5× of Adam (block-diagonal allowed; both reported).
+1.5× of Adam (block-diagonal allowed; both reported). K-FAC (registry defaults:
+adaptive α, μ and λ, sampled Fisher, inverses every 5 steps) is reported
+against Adam, per step, in memory and to the target, without a target of its own.
 
 Run:  PYTHONPATH=. .venv/bin/python benchmarks/scaleup.py
-      (add ``--quick`` for a smoke run; JAX_PLATFORMS=cpu forces the CPU)
+      (add ``--quick`` for a smoke run; ``--only K-FAC`` for Adam and K-FAC alone;
+      JAX_PLATFORMS=cpu forces the CPU)
 """
 
 from __future__ import annotations
@@ -90,7 +94,15 @@ def contenders():
         ("mL-BFGS", lambda: make_optimizer("mlbfgs")),
         ("mL-BFGS block-diag.", lambda: make_optimizer("mlbfgs", block_diagonal=True)),
         ("AdamQLR", lambda: make_optimizer("adamqlr")),
+        ("K-FAC", lambda: make_optimizer("kfac")),
     ]
+
+
+ONLY: tuple[str, ...] = ()  # --only: these contenders, with Adam (ours), the reference
+
+
+def chosen(factories):
+    return [(label, f) for label, f in factories if not ONLY or label in ONLY or label == "Adam (ours)"]
 
 
 def timed_runs(model, dataset, factories, batch, chunk, repeats):
@@ -116,14 +128,14 @@ def per_step_table(dataset, widths, depth, batch, chunk, repeats):
     rows = {}
     for width in widths:
         model = model_for(dataset.info, width=width, depth=depth)
-        runs = timed_runs(model, dataset, contenders(), batch, chunk, repeats)
+        runs = timed_runs(model, dataset, chosen(contenders()), batch, chunk, repeats)
         adam = runs["Adam (ours)"].per_step_seconds
         for label, run in runs.items():
             row = rows.setdefault(label, {})
             if run is None:
                 row[width] = None
                 continue
-            reference = runs["optax.adam"].per_step_seconds if label == "Adam (ours)" else adam
+            reference = runs["optax.adam"].per_step_seconds if label == "Adam (ours)" and "optax.adam" in runs else adam
             row[width] = dict(
                 ms=run.per_step_seconds * 1e3,
                 ratio=run.per_step_seconds / reference,
@@ -161,12 +173,14 @@ def adam_versus_optax(dataset, widths, depth, batch, chunk, repeats):
 
 
 def batch_sweep(dataset, width, depth, batches, chunk, repeats):
-    """mL-BFGS / Adam per step against the batch size: the quasi-Newton work per step does not grow with it."""
+    """mL-BFGS and K-FAC / Adam per step against the batch size: the quasi-Newton work per step does not grow
+    with it, K-FAC's factors do."""
     model = model_for(dataset.info, width=width, depth=depth)
-    names = ("Adam (ours)", "mL-BFGS", "mL-BFGS block-diag.")
+    names = [label for label, _ in chosen(contenders()) if label in ("Adam (ours)", "mL-BFGS", "mL-BFGS block-diag.", "K-FAC")]
     factories = [(label, factory) for label, factory in contenders() if label in names]
-    print(f"\n| batch (width {width}, {model.parameter_count:,} p.) | Adam ms/step | mL-BFGS ms/step, × Adam | block-diag. ms/step, × Adam |")
-    print("|---|---|---|---|")
+    heads = " | ".join(f"{n} ms/step, × Adam" for n in names[1:])
+    print(f"\n| batch (width {width}, {model.parameter_count:,} p.) | Adam ms/step | {heads} |")
+    print("|---" * (len(names) + 1) + "|")
     for batch in batches:
         runs = timed_runs(model, dataset, factories, batch, chunk, repeats)
         adam = runs["Adam (ours)"].per_step_seconds
@@ -193,15 +207,15 @@ def print_per_step(rows, widths, depth):
                 mark = " †" if cell["diverged"] else ""
                 cells.append(f"{cell['ms']:.3f} · {cell['ratio']:.2f}× · {cell['mb']:.1f}{mark}")
         print(f"| {label} | " + " | ".join(cells) + " |")
-    print("\n(Adam (ours) row: × optax.adam; every other row: × Adam (ours). †: diverged while timed; its time is"
-          " over the chunks before.)")
+    print("\n(Adam (ours) row: × optax.adam when measured; every other row: × Adam (ours). †: diverged while timed;"
+          " its time is over the chunks before.)")
 
 
 def time_to_target(dataset, width, depth, batch, chunk, target, max_steps, max_seconds):
     model = model_for(dataset.info, width=width, depth=depth)
     print(f"\n| optimizer ({model.parameter_count:,} parameters) | steps to loss < {target} | seconds | compile s | final loss | held-out accuracy |")
     print("|---|---|---|---|---|---|")
-    for label, factory in contenders():
+    for label, factory in chosen(contenders()):
         optimizer = factory()
         try:
             run = Run(model, dataset, optimizer, batch, chunk, seed=0, label=label)
@@ -250,7 +264,11 @@ def main():
     parser.add_argument("--adam-repeats", type=int, default=41, help="timed chunks for Adam against optax")
     parser.add_argument("--sweep-batches", type=int, nargs="+", default=[32, 128, 512, 0])
     parser.add_argument("--quick", action="store_true", help="small widths, few repeats: a smoke run")
+    parser.add_argument("--only", nargs="+", default=[], metavar="LABEL",
+                        help="only these contenders (by table label, e.g. K-FAC), with Adam (ours)")
     args = parser.parse_args()
+    global ONLY
+    ONLY = tuple(args.only)
     if args.quick:
         args.widths, args.repeats, args.max_steps, args.sweep_batches, args.adam_repeats = [8, 16, 32], 2, 200, [128, 0], 3
 
@@ -261,15 +279,19 @@ def main():
     started = time.perf_counter()
     rows = per_step_table(dataset, args.widths, args.depth, args.batch, args.chunk, args.repeats)
     print_per_step(rows, args.widths, args.depth)
-    adam = adam_versus_optax(dataset, args.widths, args.depth, args.batch, args.chunk, args.adam_repeats)
-    best_mlbfgs = [
-        min(rows["mL-BFGS"][w]["ratio"], rows["mL-BFGS block-diag."][w]["ratio"]) for w in args.widths
-    ]
-    print(f"\nAdam (ours) / optax.adam per step (median, {args.adam_repeats} chunks): {', '.join(f'{r:.3f}' for r in adam)}; "
-          "target ≤ 1.05: "
-          f"{'met' if max(adam) <= 1.05 else 'NOT met'}")
-    print(f"best mL-BFGS / Adam per step: {', '.join(f'{r:.2f}' for r in best_mlbfgs)}; target ≤ 1.5: "
-          f"{'met' if max(best_mlbfgs) <= 1.5 else 'NOT met'}")
+    if not ONLY or "optax.adam" in ONLY:
+        adam = adam_versus_optax(dataset, args.widths, args.depth, args.batch, args.chunk, args.adam_repeats)
+        print(f"\nAdam (ours) / optax.adam per step (median, {args.adam_repeats} chunks): "
+              f"{', '.join(f'{r:.3f}' for r in adam)}; target ≤ 1.05: {'met' if max(adam) <= 1.05 else 'NOT met'}")
+    if "mL-BFGS" in rows and "mL-BFGS block-diag." in rows:
+        best_mlbfgs = [min(rows["mL-BFGS"][w]["ratio"], rows["mL-BFGS block-diag."][w]["ratio"]) for w in args.widths]
+        print(f"best mL-BFGS / Adam per step: {', '.join(f'{r:.2f}' for r in best_mlbfgs)}; target ≤ 1.5: "
+              f"{'met' if max(best_mlbfgs) <= 1.5 else 'NOT met'}")
+    if "K-FAC" in rows:
+        kfac, ours = rows["K-FAC"], rows["Adam (ours)"]
+        ratios = ", ".join(f"{kfac[w]['ratio']:.2f}" for w in args.widths)
+        memory = ", ".join(f"{kfac[w]['mb']:.1f} / {ours[w]['mb']:.1f}" for w in args.widths)
+        print(f"K-FAC / Adam per step: {ratios}; memory, K-FAC / Adam MiB: {memory}")
     batch_sweep(dataset, args.widths[-1], args.depth, args.sweep_batches, args.chunk, args.repeats)
     time_to_target(
         dataset, args.target_width, args.target_depth, args.batch, 25, args.target, args.max_steps, args.max_seconds

@@ -176,7 +176,8 @@ def batch_sweep(dataset, width, depth, batches, chunk, repeats):
     """mL-BFGS and K-FAC / Adam per step against the batch size: the quasi-Newton work per step does not grow
     with it, K-FAC's factors do."""
     model = model_for(dataset.info, width=width, depth=depth)
-    names = [label for label, _ in chosen(contenders()) if label in ("Adam (ours)", "mL-BFGS", "mL-BFGS block-diag.", "K-FAC")]
+    swept = ("Adam (ours)", "mL-BFGS", "mL-BFGS block-diag.", "K-FAC")
+    names = [label for label, _ in chosen(contenders()) if label in swept]
     factories = [(label, factory) for label, factory in contenders() if label in names]
     heads = " | ".join(f"{n} ms/step, × Adam" for n in names[1:])
     print(f"\n| batch (width {width}, {model.parameter_count:,} p.) | Adam ms/step | {heads} |")

@@ -37,7 +37,8 @@ over the plane of Δ and δ₋₁, a 2×2 solve from gᵀΔ, gᵀδ₋₁ and C-
 λ follows Levenberg–Marquardt every T_λ steps (``damping_interval``), on the
 reduction ratio of the step on the same minibatch,
 
-    ρ = (L(θ + δ) − L(θ)) / (gᵀδ + ½ δᵀCδ),    λ ← λ/ω if ρ < ¼,   λ ← ω λ if ρ > ¾,   ω = decay^T_λ
+    ρ = (L(θ + δ) − L(θ)) / (gᵀδ + ½ δᵀCδ),
+    λ ← λ/ω if ρ < ¼,   λ ← ω λ if ρ > ¾,   ω = decay^T_λ
 
 (λ left out of the model, as in kfac-jax; with fixed α and μ, C there is
 K-FAC's own A ⊗ G). A new λ enters the preconditioner at the next refresh.
@@ -105,7 +106,8 @@ def _sizes(layer: DenseLayer, leaves) -> tuple[int, int]:
 
 
 def damped_inverses(a, g, damping):
-    """(A + π√λ I)⁻¹ and (G + √λ/π I)⁻¹, π = √((tr A/dim A)/(tr G/dim G)); both √λ I when a factor is 0."""
+    """(A + π√λ I)⁻¹ and (G + √λ/π I)⁻¹, π = √((tr A/dim A)/(tr G/dim G)); the inverses of √λ I
+    where a factor is 0 (as kfac-jax)."""
     norm_a, norm_g = jnp.trace(a) / a.shape[0], jnp.trace(g) / g.shape[0]
     regular = (norm_a > 0) & (norm_g > 0)
     pi = jnp.sqrt(jnp.where(regular, norm_a, 1.0) / jnp.where(regular, norm_g, 1.0))
@@ -223,7 +225,9 @@ def kfac(
 
         # the factors: this minibatch's, in the running average
         weight = curvature_ema * state.ema_weight + 1.0
-        new = [batch_factors(a, g, layer.bias is not None) for layer, a, g in zip(layers, stats.inputs, stats.output_grads)]
+        new = [
+            batch_factors(a, g, layer.bias is not None) for layer, a, g in zip(layers, stats.inputs, stats.output_grads)
+        ]
         factors_a = tuple(old + (a - old) / weight for old, (a, _) in zip(state.factors_a, new))
         factors_g = tuple(old + (g - old) / weight for old, (_, g) in zip(state.factors_g, new))
 
@@ -264,7 +268,8 @@ def kfac(
                 ratio = (value_fn(optax.apply_updates(params, step)) - value) / model_change
                 omega = jnp.asarray(damping_decay, jnp.float32) ** damping_interval
                 known = jnp.nan_to_num(ratio, nan=-100.0)
-                changed = jnp.where(known < LOWER_THRESHOLD, lam / omega, jnp.where(known > UPPER_THRESHOLD, lam * omega, lam))
+                changed = jnp.where(known > UPPER_THRESHOLD, lam * omega, lam)
+                changed = jnp.where(known < LOWER_THRESHOLD, lam / omega, changed)
                 return jnp.clip(changed, *DAMPING_RANGE).astype(jnp.float32), ratio.astype(jnp.float32)
 
             new_lam, rho = jax.lax.cond(

@@ -66,7 +66,8 @@ def per_example_fisher(model_fn, params, x, probabilities):
 
 # --- the identities, independently of kfac-jax ------------------------------------------
 def test_single_linear_layer_with_squared_error_its_kfac_block_is_the_exact_fisher():
-    """s = ā W with ℓ = ½‖s − y‖²: g = s − y has E[g gᵀ] = I whatever ā, so F = E[ā āᵀ] ⊗ I = A ⊗ G exactly."""
+    """s = ā W with ℓ = ½‖s − y‖²: g = s − y has E[g gᵀ] = I whatever ā, so
+    F = E[ā āᵀ] ⊗ I = A ⊗ G exactly."""
     params = [{"w": jax.random.normal(jax.random.key(0), (3, 2)), "b": jnp.array([0.3, -0.2])}]
     x = jax.random.normal(jax.random.key(1), (16, 3))
     y = jax.random.normal(jax.random.key(2), (16, 2))
@@ -173,9 +174,10 @@ def test_factors_preconditioned_gradient_and_dense_curvature_match_kfac_jax(net)
         grads = jax.grad(loss)(params)
         step, _ = opt.update(grads, opt.init(params), params, dense_layers=exact)
         ggn = dense_matrix(ggn_vector_product(lambda p: tanh_mlp(p, x), lambda f: outer(f, y), params), params)
-        one = lambda xn, yn: ravel_pytree(jax.grad(lambda p: outer(tanh_mlp(p, xn[None]), yn[None]))(params))[0]  # noqa: E731
-        per_example = jax.vmap(one)(x, y)
-        return factors, empirical_g, ravel_pytree(grads)[0], ravel_pytree(step)[0], ggn, per_example.T @ per_example / batch
+        one = lambda xn, yn: jax.grad(lambda p: outer(tanh_mlp(p, xn[None]), yn[None]))(params)  # noqa: E731
+        per_example = jax.vmap(lambda xn, yn: ravel_pytree(one(xn, yn))[0])(x, y)
+        empirical = per_example.T @ per_example / batch
+        return factors, empirical_g, ravel_pytree(grads)[0], ravel_pytree(step)[0], ggn, empirical
 
     factors, empirical_g, grad, step, ggn, empirical = ours(params)
     for layer, (a, g) in enumerate(factors):
@@ -258,11 +260,15 @@ def test_sampled_targets_come_from_the_model_and_average_to_the_exact_factors():
 
 
 def test_layers_are_found_in_any_matrix_product_and_wrong_uses_are_refused():
-    params = {"hidden": {"kernel": jnp.ones((3, 4)) * 0.1, "bias": jnp.zeros(4)}, "out": {"kernel": jnp.ones((4, 2)) * 0.2}}
+    params = {
+        "hidden": {"kernel": jnp.ones((3, 4)) * 0.1, "bias": jnp.zeros(4)},
+        "out": {"kernel": jnp.ones((4, 2)) * 0.2},  # no bias
+    }
     dense = jax.jit(lambda h, w: jnp.dot(h, w))  # a jitted layer function is traced inline
 
     def model(p, x):
-        return jnp.einsum("bi,io->bo", jax.nn.relu(dense(x, p["hidden"]["kernel"]) + p["hidden"]["bias"]), p["out"]["kernel"])
+        hidden = jax.nn.relu(dense(x, p["hidden"]["kernel"]) + p["hidden"]["bias"])
+        return jnp.einsum("bi,io->bo", hidden, p["out"]["kernel"])
 
     layers = dense_layers(params)
     assert [layer.bias is not None for layer in layers] == [True, False]
@@ -304,7 +310,8 @@ def test_a_2d_landscape_has_no_layers_and_kfac_is_refused_there(name):
 @pytest.mark.parametrize("task", list(TASKS))
 def test_kfac_trains_every_scale_up_task_from_its_defaults(task):
     data = load_task(task, seed=0)
-    run = train(model_for(data.info, width=8, depth=2), data, make_optimizer("kfac"), steps=60, batch_size=64, chunk_steps=30)
+    model = model_for(data.info, width=8, depth=2)
+    run = train(model, data, make_optimizer("kfac"), steps=60, batch_size=64, chunk_steps=30)
     first, last = run.evaluations[0]["train_loss"], run.evaluations[-1]["train_loss"]
     # measured: spirals 0.99 → 0.52 (Adam 0.62), teacher 0.14 → 0.005, wave 0.19 → 0.014, digits 2.3 → 0.11
     assert run.diverged_at is None and last < 0.6 * first, f"{task}: {first:.3f} -> {last:.3f}"

@@ -18,9 +18,16 @@ and measure
   compilations during the slider moves, as logged by the app when
   ``APP_BENCHMARK_LOG`` is set (see ``ui/shell.py``);
 * with ``--sessions N``, the same moves from N browser sessions at once
-  against the explorer.
+  against the explorer;
+* scrub: on the explorer, ``--scrub-moves`` moves of the mouse dragging run 1's
+  scrub control (one swept value each, the button held down throughout):
+  input event → the last change inside a chart, and the reruns and bytes the
+  drag caused (there should be none);
+* sweeps: the explorer's default sweeps (four runs × their values × 300
+  steps) computed in this process with nothing cached and their programs
+  compiled, median of ``--sweep-repeats``.
 
-Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10]
+Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10] [--scrub-moves 20]
 """
 
 from __future__ import annotations
@@ -62,6 +69,78 @@ INSTRUMENT = """
 RERUN_DONE = f"""() => window.__bench.lastWatched > window.__bench.keydown
     && performance.now() - window.__bench.lastChange > {QUIET_MS}
     && document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'notRunning'"""
+
+
+# The scrub: each input event on a scrub control (its own time stamp), the last change inside the
+# chart it belongs to (the landscape) and inside any chart after it; script runs started while
+# dragging are counted.
+SCRUB_INSTRUMENT = """
+() => {
+  window.__scrub = {input: 0, lastChart: 0, lastOwn: 0, reruns: 0};
+  document.addEventListener('input', (event) => {
+    if (event.target.matches("input[aria-label^='scrub']")) window.__scrub.input = event.timeStamp;
+  }, true);
+  document.querySelectorAll('.js-plotly-plot').forEach((chart, i) => {
+    new MutationObserver(() => {
+      window.__scrub.lastChart = performance.now();
+      if (i === 0) window.__scrub.lastOwn = window.__scrub.lastChart;
+    }).observe(chart, {childList: true, subtree: true, attributes: true, characterData: true});
+  });
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') window.__scrub.reruns += 1;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+SCRUB_DONE = f"""() => window.__scrub.input > 0 && window.__scrub.lastOwn > window.__scrub.input
+    && performance.now() - window.__scrub.lastChart > {QUIET_MS}"""
+
+
+def scrub_moves(session: "Session", moves: int) -> tuple[list[float], list[float], int, int]:
+    """Drag run 1's scrub control one value at a time, ``moves`` times, without letting go: seconds from
+    each input event to the landscape redrawn and to every chart on screen redrawn (the loss curves
+    and the sensitivity chart follow the landscape); bytes received and script runs started while
+    dragging."""
+    page = session.page
+    control = page.locator("input[aria-label^='scrub'][aria-label$='of Run 1']")
+    control.scroll_into_view_if_needed()
+    page.evaluate(SCRUB_INSTRUMENT)
+    box, top = control.bounding_box(), float(control.get_attribute("max"))
+    y, step = box["y"] + box["height"] / 2, (box["width"] - 16) / top
+    x = box["x"] + 8 + step * float(control.input_value())
+    direction = 1 if float(control.input_value()) < top / 2 else -1
+    page.mouse.move(x, y)
+    page.mouse.down()
+    bytes_before, times, every = session.received, [], []
+    for move in range(moves):
+        if not 0 <= float(control.input_value()) + direction <= top:
+            direction = -direction  # at the end of the range: back the other way
+        x += direction * step
+        page.evaluate("() => { window.__scrub.input = 0; }")
+        page.mouse.move(x, y)
+        page.wait_for_function(SCRUB_DONE, timeout=30_000)
+        times.append(page.evaluate("() => (window.__scrub.lastOwn - window.__scrub.input) / 1000"))
+        every.append(page.evaluate("() => (window.__scrub.lastChart - window.__scrub.input) / 1000"))
+    received, reruns = session.received - bytes_before, page.evaluate("() => window.__scrub.reruns")
+    page.mouse.up()  # lets go: one rerun sets the slider
+    page.wait_for_selector(IDLE)
+    return times, every, received, reruns
+
+
+def sweep_seconds(repeats: int) -> list[float]:
+    """The explorer's default sweeps computed with nothing cached, their programs compiled (the first
+    call compiles and is not counted), in this process."""
+    sys.path.insert(0, str(ROOT))
+    from ui import explorer, viewstate
+
+    settings = explorer.settings_of(viewstate.defaults(explorer.declare))
+    explorer.warm_sweeps(settings)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        explorer.warm_sweeps(settings)
+        times.append(time.perf_counter() - started)
+    return times
 
 
 def percentile(values, q):
@@ -197,6 +276,8 @@ def main():
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--sessions", type=int, default=0, help="also run N concurrent sessions on the explorer")
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
+    parser.add_argument("--scrub-moves", type=int, default=20, help="scrub control moves on the explorer (0: none)")
+    parser.add_argument("--sweep-repeats", type=int, default=20, help="timed computations of the default sweeps (0: none)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -227,6 +308,14 @@ def main():
             warm_entries = len(read_log(log))
             times, sizes = slider_moves(session, target, args.moves)
             rows.append(summarize(name, times, sizes, baseline, read_log(log)[warm_entries:]))
+            if name == "explorer" and args.scrub_moves:
+                before = len(read_log(log))
+                scrub_times, every, received, reruns = scrub_moves(session, args.scrub_moves)
+                for what, times in (("landscape", scrub_times), ("every chart on screen", every)):
+                    row = summarize(f"explorer, scrub control dragged → {what} redrawn", times, [received], baseline,
+                                    read_log(log)[before : before + reruns])  # fmt: skip
+                    row["page"] += f": {reruns} reruns while dragging"
+                    rows.append(row)
             errors = session.errors()
             session.page.close()
             if name == "explorer" and args.sessions:
@@ -236,12 +325,17 @@ def main():
             if errors:
                 rows[-1]["page"] += f" ({errors} errors on the page)"
 
-        print_table(rows, f"Slider → chart updated and idle ({args.moves} moves per page)")
+        print_table(rows, f"Slider → chart updated and idle ({args.moves} moves per page; scrub: {args.scrub_moves} moves,"
+                          " input event → charts redrawn, kB: all received while dragging)")  # fmt: skip
         print("\nCold start (server start → first chart drawn)\n")
         print("| page | seconds | × baseline first paint |\n|---|---|---|")
         for name, seconds, ratio in colds:
             print(f"| {name} | {seconds:.2f} | {ratio:.2f} |")
         browser.close()
+    if args.sweep_repeats:
+        times = sweep_seconds(args.sweep_repeats)
+        print(f"\nThe explorer's default sweeps, nothing cached, programs compiled ({args.sweep_repeats} times): "
+              f"median {1000 * statistics.median(times):.0f} ms, p95 {1000 * percentile(times, 0.95):.0f} ms")
 
 
 def load_test(browser, server, target, sessions, moves, baseline, single_p95, log):

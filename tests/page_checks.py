@@ -43,7 +43,8 @@ def numbers_in(node):
 
 def figures(at) -> list[dict]:
     """The plotly figures on the page (``ui.chart``), as their JSON specs."""
-    return [json.loads(chart.proto.bytes)["figure"] for chart in at.get("bidi_component")]
+    messages = (json.loads(element.proto.bytes) for element in at.get("bidi_component"))
+    return [message["figure"] for message in messages if "figure" in message]  # not the sweeps' data (ui.chart.sweep_data)
 
 
 def check_page(at, charts: int = 1, gaps: bool = False) -> list[dict]:

@@ -123,3 +123,50 @@ def test_a_run_sweeps_its_learning_rate_by_default():
         assert swept in info.hyperparameters, name
         assert swept == "learning_rate" or "learning_rate" not in info.hyperparameters, name
     assert default_swept(list(OPTIMIZERS["adamqlr"].hyperparameters)) == "max_learning_rate"  # AdamQLR's step clip
+
+
+# --- the sensitivity chart -------------------------------------------------------------------------
+def gd_sweep_view(values):
+    from ui import plots
+    from ui.runs import RunResult
+
+    landscape = get_landscape("quadratic", condition_number=10.0)  # λ_max = 1: gradient descent is stable for α < 2
+    sweep = run_sweep(landscape, get_optimizer("gd"), "learning_rate", values, steps=300)
+    runs = [RunResult(sweep.params[i], sweep.loss[i], sweep.grads[i], tuple(d)) for i, d in enumerate(diverged_at(sweep))]
+    return landscape, plots.sweep_view("learning_rate", values, runs, landscape, "#1f77b4")
+
+
+def test_the_sensitivity_chart_marks_the_settings_that_diverged():
+    from ui import plots
+
+    values = [0.5, 1.0, 1.5, 1.9, 2.2, 3.0, 5.0]
+    landscape, view = gd_sweep_view(values)
+    assert [bool(d) for d in view.diverged] == [v > 2 for v in values]
+    assert all(d.startswith("diverged at step") for d in view.diverged[4:])
+    assert np.all(np.isfinite(view.final[:4])) and view.final[3] > view.final[1]  # α = 1.9 rings, α = 1 is fastest
+    assert list(view.reached[:4] > 0) == [True] * 4 and list(view.reached[4:]) == [-1] * 3
+    drawn = plots.Drawn("Gradient descent", "#1f77b4", None)
+    figure = plots.sensitivity_figure([(drawn, view, 1)], landscape, x_title="learning rate α", log_x=True).to_dict()
+    marked = [t for t in figure["data"] if t.get("name") == "diverged"]
+    assert len(marked) == 1 and np.allclose(marked[0]["x"], [2.2, 3.0, 5.0])
+    assert marked[0]["customdata"][0].startswith("diverged at step")
+    line = next(t for t in figure["data"] if t.get("name") == "Gradient descent")
+    assert np.all(np.isnan(np.asarray(line["y"])[4:])) and np.all(np.isfinite(np.asarray(line["y"])[:4]))  # no value drawn
+    (band,) = figure["layout"]["shapes"]  # the diverged settings shaded, from halfway between 1.9 and 2.2 on
+    assert np.sqrt(1.9 * 2.2) == pytest.approx(band["x0"]) and band["x1"] >= 5.0
+    ring = next(t for t in figure["data"] if t.get("name") == "current")
+    assert ring["x"] == [1.0]
+
+
+def test_the_page_marks_a_diverging_learning_rate_in_its_sensitivity_chart():
+    import page_checks
+
+    at = page_checks.open_page("pages/explorer.py", {"condition_number": "10", "run1": "gd", "run1.learning_rate": "1",
+                                                     "run2": "none", "run3": "none", "run4": "none"})  # fmt: skip
+    specs = page_checks.check_page(at, charts=3, gaps=True)
+    sensitivity = specs[-1]
+    (marked,) = [t for t in sensitivity["data"] if t.get("name") == "diverged"]
+    diverged = np.fromiter(page_checks.numbers_in(marked["x"]), float)
+    window = sweep_window(slider_grid(OPTIMIZERS["gd"].hyperparameters["learning_rate"]), 1.0)
+    assert list(diverged) == pytest.approx([v for v in window if v > 2])  # 2/λ_max = 2
+    assert sensitivity["layout"]["shapes"], "the diverged settings are not shaded"

@@ -162,7 +162,7 @@ def check_claim(runs: dict, claim: dict, name: str):
 SCHEDULE_AND_METHOD_CLAIMS = {
     "ends_at", "below_noise_floor", "same_path", "step_stability", "peak_learning_rate_at", "loss_jumps", "steady",
     "gradient_jumps", "gradient_steady", "reaches_at", "never_reaches", "leaves_at", "ends_in_minimum", "critical_points",
-    "position_at",
+    "position_at", "diverges_at", "lowest", "diverges_with", "excess_at",
 }  # fmt: skip
 
 
@@ -195,8 +195,13 @@ def check_schedule_and_method_claim(runs: dict, claim: dict, settings, traj, exc
         assert first_step(rates >= rates.max() * (1 - 1e-6)) == claim["step"] and rates[0] < rates.max()
     elif kind == "loss_jumps":  # steps where L − L* grows more than ``factor``-fold in one step (first seed)
         ratio = excess[0, 1:] / np.maximum(excess[0, :-1], 1e-300)
-        count = int((ratio > claim["factor"]).sum())
-        assert claim["at_least"] <= count <= claim.get("at_most", np.inf), count
+        jumps = np.flatnonzero(ratio > claim["factor"]) + 1  # the steps whose loss jumped
+        assert claim["at_least"] <= len(jumps) <= claim.get("at_most", np.inf), len(jumps)
+        if "first" in claim:
+            assert jumps[0] == claim["first"], jumps
+        if "near" in claim:  # every jump within ``within`` of the point ``near``
+            where = np.asarray(traj.params[0, jumps, :2], np.float64)
+            assert np.linalg.norm(where - claim["near"], axis=1).max() <= claim["within"]
     elif kind == "steady":  # L − L* never grows more than ``factor``-fold in one step (first seed)
         ratio = excess[0, 1:] / np.maximum(excess[0, :-1], 1e-300)
         assert ratio.max() <= claim["factor"], ratio.max()
@@ -217,6 +222,16 @@ def check_schedule_and_method_claim(runs: dict, claim: dict, settings, traj, exc
         assert np.linalg.norm(np.asarray(traj.params[0, -1, :2]) - point) <= claim["tolerance"]
         assert any(p.kind == "minimum" and np.linalg.norm(np.asarray(p.location) - point) <= claim["tolerance"]
                    for p in landscape.critical_points())  # fmt: skip
+    elif kind == "diverges_with":  # the same run with another learning rate (a constant one) diverges
+        method = get_optimizer(run.optimizer, **{**dict(run.settings), "learning_rate": claim["learning_rate"]})
+        other = run_trajectories(landscape, method, np.asarray(settings.start, np.float32), np.arange(1), settings.steps)
+        assert other.diverged_at[0] is not None
+    elif kind == "excess_at":  # L − L* at ``step`` (first seed), within a relative tolerance
+        assert measured[0, claim["step"]] == pytest.approx(claim["value"], rel=claim["tolerance"])
+    elif kind == "lowest":  # the lowest L − L* on the way (first seed), within a relative tolerance
+        assert measured[0].min() == pytest.approx(claim["value"], rel=claim["tolerance"])
+    elif kind == "diverges_at":  # the first step at which a seed diverged, as the table and the × show it
+        assert min(s for s in traj.diverged_at if s is not None) == claim["step"]
     elif kind == "position_at":  # where the run is at ``step`` (first seed)
         assert np.linalg.norm(np.asarray(traj.params[0, claim["step"], :2]) - claim["point"]) <= claim["tolerance"]
     elif kind == "critical_points":  # the landscape's critical points by kind, as the page marks them
@@ -394,7 +409,7 @@ def test_a_schedule_and_averaging_draw_the_averaged_path_its_loss_and_alpha_agai
     at = open_explorer(SCHEDULED)
     assert not at.warning, [w.value for w in at.warning]
     landscape, loss, *rest = explorer_check(at, charts=3)
-    warmup = next(t for t in trace_names(landscape) if t.startswith("Gradient descent α=1 · linear warm-up"))
+    warmup = next(t for t in trace_names(landscape) if t.startswith("Gradient descent α=1 · warm-up over 20 steps, cosine decay"))
     averaged = next(t for t in trace_names(landscape) if "EMA-averaged β=0.95" in t and t.endswith(plots.AVERAGED))
     dashed = next(t for t in landscape["data"] if t.get("name") == averaged)
     assert dashed["line"]["dash"] == "dash" and dashed["line"]["color"] == plots.PALETTE[1][1]

@@ -99,7 +99,11 @@ class RunSpec(NamedTuple):
     def wrapper_label(self) -> str:
         """What the legend adds for the schedule and the averaging ("" for neither)."""
         parts = []
-        if self.schedule != CONSTANT:
+        if self.schedule == "warmup_cosine":  # a warm-up whose cosine ends at α is a warm-up alone
+            values = dict(self.schedule_params)
+            parts.append(f"warm-up over {int(values['warmup_steps'])} steps"
+                         + ("" if values["end_value"] == 1 else ", cosine decay"))  # fmt: skip
+        elif self.schedule != CONSTANT:
             parts.append(SCHEDULE_TITLES[self.schedule])
         if self.average != NO_AVERAGE:
             values = dict(self.average_params)

@@ -485,7 +485,9 @@ def landscape_figure(
         hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>",
     ))  # fmt: skip
     for drawn in runs:
-        data += _static_traces(drawn, landscape) + averaged_traces(drawn)
+        data += _static_traces(drawn, landscape)
+    for drawn in runs:  # over every run's path: an average often lies on its own run's path, or another's
+        data += averaged_traces(drawn)
     annotations = []
     for drawn in runs:
         crosses, labels = _divergence_layer(drawn, landscape)
@@ -716,7 +718,11 @@ def averaged_traces(drawn: Drawn) -> list[dict]:
     if run.averaged is None:
         return []
     path = mean_over_running(run.averaged, run.diverged_at) if len(run.averaged) > 1 else run.averaged[0]
-    return [dict(
+    halo = dict(  # a white band under the dashes, so that they show over a path of the same colour
+        type="scatter", x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines", showlegend=False, hoverinfo="skip",
+        legendgroup=drawn.label, line=dict(color="white", width=5.5), meta={"role": "average halo", "run": drawn.color},
+    )  # fmt: skip
+    return [halo, dict(
         type="scatter", x=f32(path[:, 0]), y=f32(path[:, 1]), mode="lines", name=f"{drawn.label}: {AVERAGED}",
         legendgroup=drawn.label, line=dict(color=drawn.color, width=2.5, dash="dash"),
         meta={"role": "average", "run": drawn.color},
@@ -738,7 +744,7 @@ def learning_rate_figure(runs: Sequence[tuple[str, str, np.ndarray]], *, height:
     for under the loss curves."""
     curves = [LossCurve(label, rates, color) for label, color, rates in runs]
     figure = loss_curve_figure(curves, y_title="learning rate α", log_y=False, floor=None, height=height)
-    return figure.update_layout(yaxis=dict(rangemode="tozero"), margin=dict(t=30, b=45))
+    return figure.update_layout(yaxis=dict(rangemode="tozero"), margin=dict(t=30, b=45), showlegend=True)
 
 
 # --- sweeps: a run's neighbourhood of settings, scrubbed in the browser and charted -------------------

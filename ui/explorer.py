@@ -476,7 +476,8 @@ def expected_curves(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]])
         constant = spec.schedule == CONSTANT  # the closed form is for a fixed step
         if spec.optimizer == "gd" and constant and not dict(spec.settings).get("line_search") and np.all(alpha * lam < 2):
             expected = theory.gd_expected_excess_loss(lam, x0, alpha, values["noise_scale"], values["batch_size"], settings.steps)
-            curves.append(plots.LossCurve(f"{d.label}: expected (closed form)", expected, d.color, dash="dot"))
+            # dark, so that it shows over the run's own mean and band
+            curves.append(plots.LossCurve(f"{d.label}: expected (closed form)", expected, "#222222", dash="dot"))
     return curves
 
 
@@ -535,7 +536,8 @@ def explanations(settings: Settings):
         with st.expander(f"How {info.title} works"):
             hint = look_for(spec.optimizer, settings.landscape)
             if hint:
-                st.markdown(f"**What to look for here.** {hint}")
+                st.markdown(f"**What to look for here** (from the landscape's default start, with the sliders' starting "
+                            f"values). {hint}")  # fmt: skip
             st.markdown(_docstring_markdown(info.explanation))
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from landscapes import LANDSCAPES, get_landscape, hessian_at
 from optimizers import OPTIMIZERS, gauss_newton_vector_product
-from optimizers.starting_values import CONVERGED, starting_values
+from optimizers.starting_values import CONVERGED, starting_values, target
 from test_starting_values import rosenbrock_hessian, run
 from ui.explanations import LOOK_FOR, look_for
 
@@ -247,3 +247,94 @@ def test_mlbfgs_rosenbrock():
     # the registry's values, 0.8 and step 540: test_starting_values; converging from β = 0, T = 3: its table
     chosen = starting_values("rosenbrock", "mlbfgs")
     assert (chosen["param_decay"], chosen["grad_decay"], chosen["pair_interval"]) == (0.0, 0.0, 3)
+
+
+# --- the new landscapes ------------------------------------------------------------------------
+def test_gd_beale():
+    says("gd", "beale", "α = 0.1 leaves the landscape at step 2 (λ_max = 281.5 at the start)",
+         "At α = 0.01 it is at L ≈ 0.007 after 300 steps", "0.30 along it and 49 across")  # fmt: skip
+    # 281.5, 0.30 and 49: test_starting_values (the reasons on Beale); here the run and the override
+    assert starting_values("beale", "gd")["learning_rate"] == 0.01
+    assert run("beale", "gd", learning_rate=0.1).diverged_at == [2]
+    assert 0.0065 < run("beale", "gd").final < 0.0085
+
+
+def test_gd_rastrigin_settles_in_the_starts_ripple():
+    says("gd", "rastrigin", "from (2.7, −1.6)", "(2.98, −1.99)", "L = 12.93", "2 + 4π²A = 397",
+         "α < 2/397 = 5.0·10⁻³", "α = 10⁻³")  # fmt: skip
+    ls = get_landscape("rastrigin")
+    assert np.allclose(ls.default_start, [2.7, -1.6]) and float(ls.a) == 10.0
+    assert round(2 + 4 * math.pi**2 * 10) == 397 and round(2 / 397, 4) == 0.0050
+    assert starting_values("rastrigin", "gd")["learning_rate"] == 1e-3
+    result = run("rastrigin", "gd")
+    assert np.allclose(result.params[0, -1], [2.9849, -1.9899], atol=1e-3) and round(result.final, 2) == 12.93
+    assert ls.minimum_loss == 0.0 and float(ls.loss(jnp.zeros(2))) == 0.0  # the global minimum it never sees
+
+
+def test_gd_custom_follows_the_valley_until_it_is_too_narrow():
+    says("gd", "custom", "towards y → −∞", "towards 2.25", "L = 0 at (3, 0.5)", "2/α = 200 at α = 0.01",
+         "189 where it ends, near y = −3.1")  # fmt: skip
+    # the valley's floor falling towards 2.25: test_starting_values
+    assert starting_values("custom", "gd")["learning_rate"] == 0.01
+    result = run("custom", "gd")
+    end = result.params[0, -1]
+    assert round(end[1], 1) == -3.1 and result.final > 2.25
+    assert round(float(np.linalg.eigvalsh(hessian_at(get_landscape("custom"), end))[-1])) == 189
+    assert float(get_landscape("custom").loss(jnp.array([3.0, 0.5]))) == 0.0
+
+
+def test_himmelblau_minimum_depends_on_the_method():
+    says("momentum", "himmelblau", "from (0, 0) at α = 0.01", "ends at (3, 2)", "at (3.58, −1.85)")
+    assert starting_values("himmelblau", "gd")["learning_rate"] == starting_values("himmelblau", "momentum")["learning_rate"] == 0.01
+    assert np.allclose(run("himmelblau", "gd").params[0, -1], [3.0, 2.0], atol=1e-4)
+    assert np.allclose(run("himmelblau", "momentum").params[0, -1], [3.5844, -1.8481], atol=1e-4)
+
+
+def test_newton_climbs_to_himmelblaus_maximum():
+    says("newton", "himmelblau", "both curvatures are negative (−42 and −26)", "(−0.27, −0.92), L = 181.6",
+         "within 3 steps")  # fmt: skip
+    ls = get_landscape("himmelblau")
+    assert np.allclose(np.linalg.eigvalsh(hessian_at(ls, [0.0, 0.0])), [-42.0, -26.0])
+    result = run("himmelblau", "newton")
+    assert np.allclose(result.params[0, 3:], [-0.2708, -0.9230], atol=1e-3) and round(result.final, 1) == 181.6
+
+
+def test_newton_on_beales_plateau():
+    says("newton", "beale", "the saddle (0, 1) within 5 steps", "plateau x = 0 where L = 14.2 whatever y")
+    ls = get_landscape("beale")
+    plateau = [float(ls.loss(jnp.array([0.0, y]))) for y in np.linspace(-4, 4, 9)]
+    assert np.allclose(plateau, 1.5**2 + 2.25**2 + 2.625**2) and round(plateau[0], 1) == 14.2
+    assert np.allclose(run("beale", "newton").params[0, 5:], [0.0, 1.0], atol=1e-6)
+
+
+def test_newton_lands_on_the_linear_nets_saddle_in_two_steps():
+    says("newton", "linear_net", "in two steps", "L ≈ ½ − w₁w₂")
+    result = run("linear_net", "newton")
+    assert np.abs(result.params[0, 1]).max() > 1e-4 and np.allclose(result.params[0, 2:], 0.0, atol=1e-7)
+    w = np.array([0.1, 0.05])  # ½(1 − w₁w₂)² = ½ − w₁w₂ + ½(w₁w₂)²: the last term is 1.25·10⁻⁵ here
+    assert 0.5 * (1 - w[0] * w[1]) ** 2 - (0.5 - w[0] * w[1]) == pytest.approx(0.5 * (w[0] * w[1]) ** 2)
+
+
+def test_gauss_newton_on_rastrigin_and_the_custom_formula():
+    says("damped_ggn", "rastrigin", "mirror minimum (2.98, 1.99), as high, L = 12.93")
+    result = run("rastrigin", "damped_ggn")
+    assert np.allclose(result.params[0, -1], [2.9849, 1.9899], atol=1e-3) and round(result.final, 2) == 12.93
+    says("damped_ggn", "custom", "the only method here that reaches the minimum (3, 0.5)")
+    reaching = [o for o in OPTIMIZERS if target("custom", o).outcome == "converges"]
+    assert reaching == ["damped_ggn"] and np.allclose(run("custom", "damped_ggn").params[0, -1], [3.0, 0.5], atol=1e-4)
+
+
+# --- the new optimizers ------------------------------------------------------------------------
+def test_adadelta_quadratic():
+    says("adadelta", "quadratic", "ε = 10⁻⁶ its first step is 0.003", "still 0.12 after 300 steps", "ε = 10⁻⁴, 0.03")
+    # the first steps √(ε/(1 − ρ)) and the 0.12: test_starting_values; converging from ε = 10⁻⁴: its table
+    assert starting_values("quadratic", "adadelta")["eps"] == 1e-4
+    assert run("quadratic", "adadelta").final < CONVERGED
+
+
+def test_the_new_optimizers_hints_name_their_sources():
+    says("yogi", "*", "(1 − β₂)g²", "Zaheer et al., 2018")
+    says("adadelta", "*", "√(ε/(1 − ρ))", "Zeiler, 2012")
+    says("parabola", "*", "Duda, 2019")
+    for name, source in (("yogi", "Zaheer"), ("adadelta", "Zeiler"), ("parabola", "Duda")):
+        assert source in OPTIMIZERS[name].explanation

@@ -21,6 +21,15 @@ LOOK_FOR: dict[str, dict[str, str]] = {
         "α = 10⁻³ it crawls along the curved floor: L ≈ 3 after 300 steps.",
         "saddle": "It slides off the saddle along the negative-curvature direction, slowly at first.",
         "pure_saddle": "Near the ridge the gradient is tiny, so it leaves slowly, then accelerates away.",
+        "beale": "The registry's α = 0.1 leaves the landscape at step 2 (λ_max = 281.5 at the start). At α = 0.01 it "
+        "is at L ≈ 0.007 after 300 steps, slowed by the valley's flat floor: at the minimum (3, 0.5) the curvature "
+        "is 0.30 along it and 49 across.",
+        "rastrigin": "Every ripple is a basin: from (2.7, −1.6) it settles in the nearest local minimum, (2.98, −1.99), "
+        "where L = 12.93, and never sees the global minimum at the origin. The curvature in a ripple's minimum is "
+        "about 2 + 4π²A = 397, so it settles only for α < 2/397 = 5.0·10⁻³; it starts here at α = 10⁻³.",
+        "custom": "With the default formula it goes down a valley that leaves the view towards y → −∞, along which L "
+        "falls towards 2.25, never to the minimum L = 0 at (3, 0.5). The valley narrows as it descends, and it "
+        "stops where the curvature across it nears 2/α = 200 at α = 0.01 (189 where it ends, near y = −3.1).",
     },
     "momentum": {
         "*": "The velocity accumulates past gradients: consistent directions speed up, oscillating ones cancel.",
@@ -30,6 +39,8 @@ LOOK_FOR: dict[str, dict[str, str]] = {
         "rosenbrock": "Near the minimum (λ_max = 1002) it settles only for α < (2 + 2β)/λ_max = 3.8·10⁻³ at "
         "β = 0.9; the registry's α = 0.1 leaves the landscape at step 2. From α = 10⁻³ it builds speed along the "
         "valley floor: L ≈ 0.01 after 300 steps, where gradient descent is at 3.",
+        "himmelblau": "Which of the four minima a run ends in depends on the method: from (0, 0) at α = 0.01, gradient "
+        "descent ends at (3, 2), and heavy ball, carried further by its velocity, at (3.58, −1.85).",
     },
     "nesterov": {
         "*": "Like heavy ball, but the gradient's correction looks one step ahead, which damps the overshoot.",
@@ -64,6 +75,12 @@ LOOK_FOR: dict[str, dict[str, str]] = {
         "pure_saddle": "One step lands exactly on the saddle.",
         "rosenbrock": "Fast near the minimum, but its first steps trust the model far away and jump uphill: L "
         "climbs from 24 to about 1400 at step 2, then it lands on the minimum.",
+        "himmelblau": "From (0, 0), where both curvatures are negative (−42 and −26), its quadratic model is a cap: it "
+        "climbs to the maximum (−0.27, −0.92), L = 181.6, within 3 steps and stays there.",
+        "beale": "It lands on the saddle (0, 1) within 5 steps and stays there, on the plateau x = 0 where L = 14.2 "
+        "whatever y.",
+        "linear_net": "From the small start it lands on the saddle at the origin in two steps: near it L ≈ ½ − w₁w₂, "
+        "whose only critical point is that saddle.",
     },
     "saddle_free_newton": {
         "*": "Newton with |H|: curvature magnitudes set the step sizes, and negative curvature pushes away.",
@@ -77,6 +94,11 @@ LOOK_FOR: dict[str, dict[str, str]] = {
         "saddle": "At the saddle its curvature along y is zero: damping alone decides the step there.",
         "pure_saddle": "It does not apply here: ½(x² − y²) has no convex outer loss ℓ∘f, so there is no "
         "Gauss–Newton matrix.",
+        "rastrigin": "Its model keeps only the positive curvature of the sum of squares and ignores the ripples' "
+        "negative curvature, so its steps are long: it crosses from the start's ripple to the mirror minimum "
+        "(2.98, 1.99), as high, L = 12.93.",
+        "custom": "With the default formula it is the only method here that reaches the minimum (3, 0.5) from the "
+        "start; the others go down the valley towards y → −∞.",
     },
     "lbfgs": {
         "*": "It estimates the inverse curvature from the last m steps and gradient changes.",
@@ -97,6 +119,22 @@ LOOK_FOR: dict[str, dict[str, str]] = {
         "*": "Adam's direction, with a step length from the curvature along it and Levenberg–Marquardt damping.",
         "pure_saddle": "It does not apply here: its curvature is the Gauss–Newton matrix, and ½(x² − y²) has no "
         "convex outer loss ℓ∘f.",
+    },
+    "yogi": {
+        "*": "Adam with an additive second moment: v moves towards g² by at most (1 − β₂)g² a step (Zaheer et al., "
+        "2018), so after a stretch of small gradients its steps grow back slowly and do not overshoot when the "
+        "gradient jumps.",
+    },
+    "adadelta": {
+        "*": "Each coordinate's step is the RMS of its recent steps over the RMS of its recent gradients (Zeiler, "
+        "2012): it has the units of θ and needs no learning rate in principle, but its first steps are only "
+        "√(ε/(1 − ρ)) per coordinate and grow as they succeed.",
+        "quadratic": "At the registry's ε = 10⁻⁶ its first step is 0.003 per coordinate and L − L* is still 0.12 "
+        "after 300 steps; from ε = 10⁻⁴, 0.03 per coordinate, where it starts here, it converges.",
+    },
+    "parabola": {
+        "*": "Heavy ball, except along its momentum's direction: there it fits a parabola to the gradients it has "
+        "seen and steps to the vertex, Newton's step in that one direction from gradients alone (Duda, 2019).",
     },
 }
 

@@ -44,10 +44,12 @@ def measure() -> dict:
         result[name] = dict(built=time.perf_counter() - start, advancing=0.0)
         # the warm-up's result is discarded: the run starts from the initial weights, state and shuffle
         state, initial = runs[name].state, init_state(model, make_optimizer(name, **settings), digits.n_train, 0)
+        keys = ("key", "sample_key")  # typed PRNG keys: compared by their data
+        plain = {k: None for k in keys}
         result[name]["starts_afresh"] = bool(
-            np.array_equal(jax.random.key_data(state.key), jax.random.key_data(initial.key))
-            and all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state._replace(key=None)),
-                                                         jax.tree.leaves(initial._replace(key=None))))
+            all(np.array_equal(jax.random.key_data(getattr(state, k)), jax.random.key_data(getattr(initial, k))) for k in keys)
+            and all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state._replace(**plain)),
+                                                         jax.tree.leaves(initial._replace(**plain))))
         )  # fmt: skip
     for _ in range(STEPS // CHUNK):
         for name, run in runs.items():

@@ -28,14 +28,15 @@ point to evaluate.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from parameters import Parameter, choose, validate
+from optimizers.wrapper import Wrapper
+from parameters import Parameter, choose
 
 START = Parameter(0, 0, 100_000, integer=True, label="start averaging at step s")
 
@@ -108,48 +109,18 @@ def averaged_path(trajectory) -> np.ndarray:
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class Averaged:
+class Averaged(Wrapper):
     """An optimizer (an ``Optimizer`` or another wrapper) with its iterates averaged: a pytree whose leaves
     are the optimizer's hyperparameters and ``decay``/``start``; the kind is static."""
 
-    optimizer: Any
-    params: dict[str, Any]
-    kind: str = dataclasses.field(metadata=dict(static=True))
+    KINDS: ClassVar = AVERAGING
+    TITLES: ClassVar = AVERAGING_TITLES
+    WHAT: ClassVar = "averaging"
 
-    @property
-    def name(self) -> str:
-        return self.optimizer.name
-
-    @property
-    def info(self):
-        return self.optimizer.info
-
-    @property
-    def needs(self) -> frozenset:
-        return self.info.needs
-
-    @property
-    def title(self) -> str:
-        return f"{getattr(self.optimizer, 'title', self.info.title)}, {AVERAGING_TITLES[self.kind]}"
-
-    @property
-    def transformation(self):
-        return averaging(self.optimizer.transformation, self.kind, **self.params)
-
-    def init(self, params):
-        return self.transformation.init(params)
-
-    def update(self, updates, state, params=None, **extra_args):
-        return self.transformation.update(updates, state, params, **extra_args)
-
-    def replace(self, **settings) -> "Averaged":
-        own = {key: value for key, value in settings.items() if key in AVERAGING[self.kind]}
-        rest = {key: value for key, value in settings.items() if key not in own}
-        inner = self.optimizer.replace(**rest) if rest else self.optimizer
-        return with_averaging(inner, self.kind, **{**self.params, **own})
+    def wrap(self, inner):
+        return averaging(inner, self.kind, **self.params)
 
 
 def with_averaging(optimizer, kind: str = "polyak", **params) -> Averaged:
     """``optimizer`` with the average of its iterates kept in its state (``AVERAGING`` lists the numbers)."""
-    choose("averaging", kind, AVERAGING)
-    return Averaged(optimizer, validate(f"averaging {kind}", params, AVERAGING[kind]), kind)
+    return Averaged.around(optimizer, kind, **params)

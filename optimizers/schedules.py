@@ -39,15 +39,16 @@ drawing α against the step.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any, NamedTuple
+import dataclasses
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from optimizers.wrapper import Wrapper
 from parameters import Parameter, choose, validate
 
 
@@ -165,52 +166,26 @@ def scheduled(inner: optax.GradientTransformation, kind: str, **params) -> optax
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class Scheduled:
+class Scheduled(Wrapper):
     """An optimizer (an ``Optimizer`` or another wrapper) under a schedule: a pytree whose leaves are the
     optimizer's hyperparameters and the schedule's numbers; the kind is static. ``run_trajectory``,
     ``run_trajectories`` and the Scale-up trainer take it as they take an ``Optimizer``."""
 
-    optimizer: Any
-    params: dict[str, Any]
-    kind: str = dataclasses.field(metadata=dict(static=True))
+    KINDS: ClassVar = SCHEDULES
+    TITLES: ClassVar = SCHEDULE_TITLES
+    WHAT: ClassVar = "schedule"
 
-    @property
-    def name(self) -> str:
-        return self.optimizer.name
+    @classmethod
+    def check(cls, kind: str, **params) -> dict:
+        return check_schedule(kind, **params)
 
-    @property
-    def info(self):
-        return self.optimizer.info
-
-    @property
-    def needs(self) -> frozenset:
-        return self.info.needs
-
-    @property
-    def title(self) -> str:
-        return f"{getattr(self.optimizer, 'title', self.info.title)}, {SCHEDULE_TITLES[self.kind]}"
-
-    @property
-    def transformation(self):
-        return scheduled(self.optimizer.transformation, self.kind, **self.params)
-
-    def init(self, params):
-        return self.transformation.init(params)
-
-    def update(self, updates, state, params=None, **extra_args):
-        return self.transformation.update(updates, state, params, **extra_args)
-
-    def replace(self, **settings) -> "Scheduled":
-        """New values for the schedule's numbers or the optimizer's hyperparameters (same kind)."""
-        own = {key: value for key, value in settings.items() if key in SCHEDULES[self.kind]}
-        rest = {key: value for key, value in settings.items() if key not in own}
-        inner = self.optimizer.replace(**rest) if rest else self.optimizer
-        return with_schedule(inner, self.kind, **{**self.params, **own})
+    def wrap(self, inner):
+        return scheduled(inner, self.kind, **self.params)
 
 
 def with_schedule(optimizer, kind: str, **params) -> Scheduled:
     """``optimizer`` with its step scaled by the schedule ``kind`` (see ``SCHEDULES`` for the numbers)."""
-    return Scheduled(optimizer, check_schedule(kind, **params), kind)
+    return Scheduled.around(optimizer, kind, **params)
 
 
 def schedule_curve(kind: str, steps: int, **params) -> np.ndarray:

@@ -53,6 +53,8 @@ def field_values(field):
         return st.sampled_from(field.options)
     if isinstance(field, Toggle):
         return st.booleans()
+    if isinstance(field, viewstate.Text):
+        return st.sampled_from([field.default, "x**2 + 3*y**2", "(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2"])
     raise AssertionError(type(field))
 
 
@@ -164,10 +166,10 @@ def test_a_lesson_with_a_control_changed_keeps_the_change():
 def test_markdown_in_a_value_is_cut_and_shown_as_text():
     text = "x` **Your session expired** [log in again](https://evil.example/login) ![t](https://evil.example/t.png) `"
     (note,) = read(explorer.declare, query(landscape=text), page_lessons("explorer")).notes
-    assert note.text == text and "…" in note.plain() and len(note.plain()) < 250
+    assert note.text == text and "…" in note.plain() and len(note.plain()) < 400
     assert note.plain().count("evil") <= 1  # echoed once, cut, never twice in full
     long = read(explorer.declare, query(landscape="a" * 5000), page_lessons("explorer")).notes[0].plain()
-    assert long.count("a" * 50) == 1 and len(long) < 250
+    assert long.count("a" * 50) == 1 and len(long) < 400
 
 
 def test_a_repeated_key_is_noted():

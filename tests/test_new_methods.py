@@ -1,7 +1,6 @@
 """Yogi, AdaDelta, Duda's parabola, learning-rate schedules and iterate averaging: against optax's own
 implementations and schedules, closed forms on quadratics and hand-derived steps."""
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -26,21 +25,9 @@ from optimizers import (
     with_schedule,
 )
 from optimizers.schedules import SCHEDULES
+from test_engine import count_compilations
 
 
-@contextlib.contextmanager
-def count_compilations():
-    events = []
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            events.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def optax_path(landscape, transformation, x0, steps, seed):

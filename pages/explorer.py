@@ -5,7 +5,7 @@ import streamlit as st
 from ui import controls, explorer, shell
 
 shell.run_through_entrypoint()
-view = explorer.open_view()  # controls.open_view, with a refused formula left in its box
+view = controls.open_view(explorer.PAGE, explorer.declare)
 settings = explorer.sidebar_controls(view)
 
 if not shell.is_embedded():

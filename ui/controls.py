@@ -133,6 +133,8 @@ def open_view(page: str, declare: viewstate.Declare) -> PageView:
         stored = session.get(state_key, {})
         moved = _widget_values(session, stored) if session.get(LAST_PAGE) == page else {}
         notes = _refused(declare, stored, moved)
+        for note in notes:  # the page keeps the last value accepted; the box keeps what was typed
+            moved.pop(note.key, None)
         state = viewstate.settled(declare, {**stored, **moved}, loaded.views)
     fields = {LESSON: viewstate.lesson_field(loaded.views), **viewstate.fields_of(declare, state)}
     refused = {note.key for note in notes if note.origin == viewstate.TYPED}
@@ -170,14 +172,19 @@ def _widget_values(session, stored: dict) -> dict:
 
 
 def _reset(page: str, field: Field):
-    """After ``field`` changed: the values that depend on it start afresh."""
+    """After ``field`` changed to a value it accepts: the values that depend on it start afresh.
+
+    A refused value (a formula that does not parse) changes nothing; ``open_view`` notes why."""
     state_key, _, _, _ = _keys(page)
     stored = st.session_state.get(state_key, {})
+    try:
+        field.check(st.session_state.get(field.key))
+    except ValueError:
+        return
     for key in [k for k in stored if k != field.key and field.resets(k)]:
         stored.pop(key, None)
         st.session_state.pop(key, None)
-    if field.key in st.session_state:
-        stored[field.key] = st.session_state[field.key]
+    stored[field.key] = st.session_state[field.key]
 
 
 def forget(page: str, keys):

@@ -14,7 +14,6 @@ where the reader sets them, the view as ``x_min``, ``x_max``, ``y_min``, ``y_max
 
 from __future__ import annotations
 
-import functools
 import io
 from typing import NamedTuple
 
@@ -32,7 +31,7 @@ from ui import controls, plots, viewstate
 from ui.chart import chart, clicked_point, scrubbed, sweep_data
 from ui.explanations import look_for
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, f32, items
-from ui.optimizer_fields import AVERAGE, AVERAGE_TITLES, CONSTANT, NO_AVERAGE, PRIMARY, SCHEDULE
+from ui.optimizer_fields import AVERAGE, CONSTANT, NO_AVERAGE, PRIMARY, SCHEDULE
 from ui.optimizer_fields import setting_fields, split_wrappers, wrapper_fields
 from landscapes import parse_formula
 from optimizers import learning_rates
@@ -307,59 +306,11 @@ def _run_widgets(view, where):
             _slot_widgets(view, slot, where)
 
 
-def _on_text(key: str):
-    """A new formula typed: if it is accepted, what depends on it (its view, the start) starts afresh;
-    a refused one changes nothing (its note says why, and the page keeps the last one accepted)."""
-    stored = st.session_state.get(STATE_KEY, {})
-    field = viewstate.fields_of(declare, stored).get(key)
-    if field is None or field.resets is None:
-        return
-    try:
-        field.check(st.session_state.get(key))
-    except ValueError:
-        return
-    controls.forget(PAGE, [k for k in stored if k != key and field.resets(k)])
-
-
-STATE_KEY = f"_view.{PAGE}.state"  # where ui.controls keeps the page's last state
-
-
-def open_view() -> controls.PageView:
-    """``controls.open_view`` for this page, where a refused formula typed into its box stays there with a
-    note giving the reason and position, while the page keeps drawing the last formula accepted."""
-    held = {}
-    stored = st.session_state.get(STATE_KEY, {})
-    for name in (LANDSCAPES[stored["landscape"]].text or {}) if stored.get("landscape") in LANDSCAPES else ():
-        typed = st.session_state.get(name)
-        if name in stored and isinstance(typed, str) and typed != stored[name]:
-            try:
-                viewstate.fields_of(declare, stored)[name].check(typed)
-            except ValueError as error:
-                held[name] = (typed, str(error))
-                st.session_state[name] = stored[name]  # what the page draws: the last one accepted
-    view = controls.open_view(PAGE, declare)
-    for name, (typed, reason) in held.items():
-        if name in view.fields:
-            st.session_state[name] = typed  # the box keeps what was typed, to be corrected
-            view.notes.append(viewstate.Note(name, typed, f"was not taken: {reason}. Still showing the last one that was.",
-                                             origin=viewstate.TYPED))  # fmt: skip
-    return view
-
-
-def _text_widget(view, key: str, where):
-    """A text field's box (``controls.widget`` would store a refused text as the new value when its
-    dependants reset; here they reset only for an accepted one)."""
-    field = view.fields[key]
-    if controls.is_hidden(view, key):
-        return
-    where.text_input(field.label, key=key, max_chars=field.max_length, help=field.help, on_change=_on_text, args=(key,))
-
-
 def _landscape_widgets(view, bar):
     """The landscape's parameters: a formula's box, the view it chose (in two columns), the numbers."""
     info = LANDSCAPES[view["landscape"]]
     for name in info.text or {}:
-        _text_widget(view, name, bar)
+        controls.widget(view, name, where=bar)
     optional = [name for name in info.parameters if name in info.optional]
     for name in info.parameters:
         if name not in optional:

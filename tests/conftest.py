@@ -19,3 +19,32 @@ def browser():
     yield chromium
     chromium.close()
     server.stop()
+
+
+MAP_LIMIT = "/proc/sys/vm/max_map_count"
+
+
+def _memory_maps() -> int:
+    with open("/proc/self/maps") as maps:
+        return sum(1 for _ in maps)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_compiled_programs():
+    """Every XLA CPU executable holds memory maps of its own, and the kernel caps a process's maps
+    (vm.max_map_count, 65,530 by default). The whole suite compiles thousands of programs in one
+    process: past the cap the next compile crashes inside XLA. So after a test module, if the maps
+    have used over half the cap, JAX's compiled programs are released (the next module compiles
+    what it needs anew); below that, modules keep sharing them."""
+    yield
+    if not os.path.exists(MAP_LIMIT):
+        return
+    with open(MAP_LIMIT) as limit:
+        cap = int(limit.read())
+    if _memory_maps() > cap // 2:
+        import gc
+
+        import jax
+
+        jax.clear_caches()
+        gc.collect()

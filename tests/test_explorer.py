@@ -529,3 +529,36 @@ def test_a_page_visited_in_between_does_not_change_the_view_on_return():
     at.query_params.clear()
     at.switch_page("pages/explorer.py").run()
     assert at.select_slider(key="steps").value == 100 and page_checks.link(at) == {"steps": ["100"]}
+
+
+def test_the_average_of_the_iterates_is_in_the_table_the_csv_and_the_3d_view():
+    """Polyak averaging (the schedule lesson's run 3): the CSV's average columns are the running mean of
+    its own x and y columns from the averaging start on, the table's final L − L* of the average is the
+    landscape's loss at that mean, and the 3-D view draws the averaged path beside the run's own."""
+    import io
+
+    import pandas as pd
+
+    settings = lesson_settings("schedule_noise_floor")
+    settings = settings._replace(runs=[spec for spec in settings.runs if spec.average == "polyak"], seeds=3)
+    start = int(dict(settings.runs[0].average_params)["start"])
+    done, problems = explorer.compute(settings)
+    assert not problems and len(done) == 1
+
+    table = pd.read_csv(io.StringIO(explorer.trajectories_csv(settings, done)))
+    exact = get_landscape(settings.landscape, **dict(settings.landscape_parameters))
+    for _, seed in table.groupby("seed"):
+        path = seed[["x", "y"]].to_numpy(np.float64)
+        mean = np.cumsum(path[start:], axis=0) / np.arange(1, len(path) - start + 1)[:, None]
+        np.testing.assert_allclose(seed[["average_x", "average_y"]].to_numpy()[start:], mean, rtol=1e-4, atol=1e-5)
+        loss = np.array([float(exact.loss(jnp.asarray(p, jnp.float32))) for p in mean[-1:]])
+        np.testing.assert_allclose(seed["average_loss"].to_numpy()[-1:], loss, rtol=1e-3)
+
+    summary = explorer.summary_table(settings, [d for _, d in done])
+    final = table.groupby("seed")["average_loss"].last().to_numpy() - exact.minimum_loss
+    assert float(summary[explorer.AVERAGE_COLUMN][0]) == pytest.approx(final.mean(), rel=0.06)  # printed to 2 digits
+
+    grid = explorer.contour_grid(settings.landscape, settings.landscape_parameters)
+    figure = plots.surface_figure(grid, exact, [d for _, d in done], settings.start)
+    names = [trace.name for trace in figure.data]
+    assert f"{done[0][1].label}: {plots.AVERAGED}" in names

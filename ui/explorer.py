@@ -466,15 +466,34 @@ def summary_table(settings: Settings, drawn: list[plots.Drawn]) -> pd.DataFrame:
         if stats.seeds == 1:  # one exact run: one that converged stops moving too, so no "froze" here
             verdict = "no" if stats.first_divergence is None else f"at step {stats.first_divergence}"
             value = "—" if np.isnan(stats.mean[-1]) else f"{stats.mean[-1]:.1e}"  # NaN: it diverged
-            rows.append({"run": d.label, final: value, "diverged": verdict})
+            rows.append({"run": d.label, final: value, **final_of_average(d.run, left=np.ones(1, bool),
+                         minimum_loss=landscape.minimum_loss), "diverged": verdict})  # fmt: skip
             continue
         # A diverged seed sits at its last good point and a frozen one has stalled: neither converged.
         value = "— (none left)" if stats.final_excess is None else f"{stats.final_excess:.1e}"
         rows.append({
             "run": d.label, f"{final}, mean of the seeds that neither diverged nor froze": value,
+            **final_of_average(d.run, left=~stats.diverged & ~stats.frozen, minimum_loss=landscape.minimum_loss),
             "diverged": f"{int(stats.diverged.sum())} of {stats.seeds}", "froze": f"{int(stats.frozen.sum())} of {stats.seeds}",
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if AVERAGE_COLUMN in table:  # beside the final loss it compares with; blank for the runs without averaging
+        table.insert(2, AVERAGE_COLUMN, table.pop(AVERAGE_COLUMN).fillna(""))
+    return table
+
+
+AVERAGE_COLUMN = "… of the average of the iterates"
+
+
+def final_of_average(run: RunResult, left: np.ndarray, minimum_loss: float) -> dict[str, str]:
+    """The summary table's column for a run with iterate averaging: the final L − L* at the average,
+    over the same seeds as the run's own column (blank for a run without averaging)."""
+    if run.averaged_loss is None:
+        return {}
+    from optimizers.seeds import excess_loss
+
+    final = excess_loss(run.averaged_loss, minimum_loss)[left, -1]
+    return {AVERAGE_COLUMN: f"{final.mean():.1e}" if final.size and np.isfinite(final).all() else "—"}
 
 
 def explanations(settings: Settings):
@@ -508,6 +527,15 @@ def _docstring_markdown(text: str) -> str:
     return "\n".join(lines)
 
 
+def averaged_columns(run: RunResult) -> dict[str, np.ndarray]:
+    """With iterate averaging, the average θ̄ₖ and its loss L(θ̄ₖ) beside each step (empty in the CSV
+    of a run without it)."""
+    if run.averaged is None:
+        return {}
+    return {"average_x": run.averaged[..., 0].ravel(), "average_y": run.averaged[..., 1].ravel(),
+            "average_loss": run.averaged_loss.ravel()}  # fmt: skip
+
+
 def trajectories_csv(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]) -> str:
     """Every run, seed and step as one table."""
     frames = []
@@ -519,6 +547,7 @@ def trajectories_csv(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]
             "step": np.tile(np.arange(length), seeds), "x": run.params[..., 0].ravel(), "y": run.params[..., 1].ravel(),
             "loss": run.loss.ravel(), "grad_x": run.grads[..., 0].ravel(), "grad_y": run.grads[..., 1].ravel(),
             "diverged_at": np.repeat([-1 if s is None else s for s in run.diverged_at], length),
+            **averaged_columns(run),
         }))  # fmt: skip
     buffer = io.StringIO()
     if frames:

@@ -562,6 +562,14 @@ def surface_figure(grid: Grid, landscape: Landscape, runs: Sequence[Drawn], star
             mode="lines+markers", name=drawn.label, line=dict(color=drawn.color, width=5),
             marker=dict(size=2.5, color=drawn.color),
         ))  # fmt: skip
+        if drawn.run.averaged is not None:  # the average of the iterates, dashed, at its own loss
+            average = mean_over_running(drawn.run.averaged, drawn.run.diverged_at)
+            z = heights(mean_over_running(drawn.run.averaged_loss, drawn.run.diverged_at), landscape, epsilon)
+            keep = _in_view(average, landscape)
+            fig.add_trace(go.Scatter3d(
+                x=f32(np.where(keep, average[:, 0], np.nan)), y=f32(np.where(keep, average[:, 1], np.nan)), z=f32(z),
+                mode="lines", name=f"{drawn.label}: {AVERAGED}", line=dict(color=drawn.color, width=4, dash="dash"),
+            ))  # fmt: skip
     (x0, x1), (y0, y1) = landscape.bounds
     fig.update_layout(
         height=height, margin=dict(l=0, r=0, t=30, b=0),

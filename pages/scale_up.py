@@ -16,10 +16,10 @@ st.markdown(
     "not by the number of steps. Here the very optimizers of the 2-D pages train small multilayer "
     "perceptrons; compare the loss per step with the loss per second."
 )
-st.markdown(scale_up.device_line())
 
 settings = scale_up.sidebar_controls(view)
 data, model = scale_up.network(settings)
+st.markdown(scale_up.device_line(settings, data))
 st.markdown(scale_up.network_summary(settings, data, model))
 chosen = scale_up.optimizer_controls(view, settings, model)
 scale_up.training_view(scale_up.Job(settings, data, model, chosen))

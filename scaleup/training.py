@@ -16,6 +16,10 @@ gradients, ``optimizers.curvature.dense_layer_statistics``, in the optimizer's
 ``fisher`` mode; the sampled targets come from a random stream of their own,
 so the minibatches are the same as every other optimizer's).
 
+With several local devices each minibatch is split over them (``scaleup.parallel``: a one-axis
+``jax.sharding.Mesh``, the parameters and optimizer state replicated), so every mean over the batch
+is all-reduced inside the same chunk; on one device the program is the single-device one.
+
 The chunk is compiled ahead of time (``jit(...).lower(...).compile()``), so
 its compile time is measured on its own and never mixed into the per-step
 time. Then each ``Run`` executes its chunk once from the initial state and
@@ -47,6 +51,7 @@ from optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from optimizers.curvature import FISHER_MODES, dense_layer_statistics, ggn_vector_product, hessian_vector_product
 from scaleup.data import Dataset, TaskInfo
 from scaleup.mlp import init_mlp, layer_sizes, mlp, parameter_count
+from scaleup.parallel import batch_split, keep_replicated, replicated, split_batch
 
 # A dense Hessian costs n Hessian-vector products (n forward-and-backward passes
 # over the minibatch) and an n×n solve per step, and n² floats of memory.
@@ -212,13 +217,14 @@ def step_extras(model: Model, needs: frozenset, params, x, y, key=None, fisher: 
     return grad, extras
 
 
-def _chunk(optimizer, state: TrainState, data, *, model: Model, batch_size: int, steps: int):
+def _chunk(optimizer, state: TrainState, data, *, model: Model, batch_size: int, steps: int, mesh=None):
     x, y = data
     needs = _needs(optimizer)
     fisher = _fisher(optimizer)
 
     def step(carry: TrainState, _):
         xb, yb, carry = minibatch(carry, x, y, batch_size)
+        xb, yb = split_batch((xb, yb), mesh)  # with a mesh: each device takes its part of the minibatch
         sample_key = None
         if "dense_layers" in needs:
             sample_key, next_key = jax.random.split(carry.sample_key)
@@ -226,12 +232,12 @@ def _chunk(optimizer, state: TrainState, data, *, model: Model, batch_size: int,
         grad, extras = step_extras(model, needs, carry.params, xb, yb, sample_key, fisher)
         updates, opt_state = optimizer.update(grad, carry.opt_state, carry.params, **extras)
         params = optax.apply_updates(carry.params, updates)
-        return carry._replace(params=params, opt_state=opt_state), extras["value"]
+        return keep_replicated(carry._replace(params=params, opt_state=opt_state), mesh), extras["value"]
 
     return jax.lax.scan(step, state, None, length=steps)
 
 
-_chunk_jit = jax.jit(_chunk, static_argnames=("model", "batch_size", "steps"))
+_chunk_jit = jax.jit(_chunk, static_argnames=("model", "batch_size", "steps", "mesh"))
 
 
 class Memory(NamedTuple):
@@ -272,15 +278,19 @@ def memory_of(compiled) -> Memory | None:
     return Memory(temp + arguments + outputs, temp, arguments, outputs)
 
 
-def compile_chunk(model: Model, optimizer, state: TrainState, data, batch_size: int, steps: int) -> CompiledChunk:
-    """The compiled K-step chunk, compiled once per signature (thread-safe) and timed."""
-    optimizer = _canonical(optimizer)
-    key = (model, int(batch_size), int(steps), _signature((optimizer, state, data)), jax.default_backend())
+def compile_chunk(model: Model, optimizer, state: TrainState, data, batch_size: int, steps: int, mesh=None) -> CompiledChunk:
+    """The compiled K-step chunk, compiled once per signature (thread-safe) and timed. With a ``mesh``
+    (``scaleup.parallel.mesh_for``) each minibatch is split over its devices, and the program takes
+    ``optimizer``, ``state`` and ``data`` replicated on them."""
+    optimizer, state, data = replicated((_canonical(optimizer), state, data), mesh)
+    key = (model, int(batch_size), int(steps), _signature((optimizer, state, data)), jax.default_backend(), mesh)
     with _compiled_lock:
         if key in _compiled:
             return _compiled[key]._replace(cached=True)
         start = time.perf_counter()
-        lowered = _chunk_jit.lower(optimizer, state, data, model=model, batch_size=int(batch_size), steps=int(steps))
+        lowered = _chunk_jit.lower(
+            optimizer, state, data, model=model, batch_size=int(batch_size), steps=int(steps), mesh=mesh
+        )
         compiled = lowered.compile()
         chunk = CompiledChunk(compiled, time.perf_counter() - start, memory_of(compiled), False)
         _compiled[key] = chunk
@@ -338,7 +348,10 @@ class Run:
     training is the same as without it), kept out of the training seconds;
     ``memory``: the compiled chunk's estimate; ``device_peak_bytes``: the GPU's measured peak (None on the CPU);
     ``diverged_at``: the first step whose loss was not finite or had blown up to ``BLOW_UP`` times
-    the starting loss (the run stops there), or None.
+    the starting loss (the run stops there), or None;
+    ``devices``, ``per_device_batch``: data parallelism (``scaleup.parallel``). ``data_parallel``: None
+    splits each minibatch over every local device when there are several and they divide it (one
+    device otherwise); True insists (``ValueError`` for a batch they do not divide); False uses one.
     Raises ``ValueError`` for Newton on a network above ``NEWTON_MAX_PARAMETERS``.
     """
 
@@ -349,13 +362,17 @@ class Run:
     chunk_steps: int
     seed: int = 0
     label: str = ""
+    data_parallel: bool | None = None
 
     def __post_init__(self):
         if isinstance(self.optimizer, Optimizer):
             check_supported(self.model, self.optimizer.name)
             self.label = self.label or self.optimizer.info.title
-        self.state = init_state(self.model, self.optimizer, self.dataset.n_train, self.seed)
-        chunk = compile_chunk(self.model, self.optimizer, self.state, self.dataset.arrays, self.batch_size, self.chunk_steps)
+        n = self.dataset.n_train
+        self.mesh, self.devices, self.per_device_batch = batch_split(self.batch_size, n, self.data_parallel)
+        self.state = replicated(init_state(self.model, self.optimizer, n, self.seed), self.mesh)
+        self._data = replicated(self.dataset.arrays, self.mesh)
+        chunk = compile_chunk(self.model, self.optimizer, self.state, self._data, self.batch_size, self.chunk_steps, self.mesh)
         self._run, self.compile_seconds, self.memory, self.compile_cached = chunk
         self.warmup_seconds = self._warm_up()
         self.losses: list[np.ndarray] = []
@@ -367,8 +384,12 @@ class Run:
     def _warm_up(self) -> float:
         """Execute the compiled chunk once from the initial state, discard its result; its wall-clock."""
         start = time.perf_counter()
-        jax.block_until_ready(self._run(_canonical(self.optimizer), self.state, self.dataset.arrays))
+        jax.block_until_ready(self._run(self._optimizer(), self.state, self._data))
         return time.perf_counter() - start
+
+    def _optimizer(self):
+        """The optimizer as the compiled chunk takes it (its leaves typed, and replicated with a mesh)."""
+        return replicated(_canonical(self.optimizer), self.mesh)
 
     @property
     def steps_done(self) -> int:
@@ -401,7 +422,7 @@ class Run:
         if self.diverged_at is not None:
             return np.zeros(0, np.float32)
         start = time.perf_counter()
-        state, losses = self._run(_canonical(self.optimizer), self.state, self.dataset.arrays)
+        state, losses = self._run(self._optimizer(), self.state, self._data)
         jax.block_until_ready((state, losses))
         self.chunk_seconds.append(time.perf_counter() - start)
         losses = np.asarray(losses)
@@ -419,9 +440,12 @@ class Run:
         return losses
 
 
-def train(model: Model, dataset: Dataset, optimizer, steps: int, batch_size: int = 0, chunk_steps: int = 50, seed: int = 0) -> Run:
-    """Train for ``steps`` (rounded up to whole chunks) and return the ``Run``."""
-    run = Run(model, dataset, optimizer, batch_size, chunk_steps, seed)
+def train(
+    model: Model, dataset: Dataset, optimizer, steps: int, batch_size: int = 0, chunk_steps: int = 50, seed: int = 0,
+    data_parallel: bool | None = None,
+) -> Run:
+    """Train for ``steps`` (rounded up to whole chunks) and return the ``Run``; ``data_parallel`` as in ``Run``."""
+    run = Run(model, dataset, optimizer, batch_size, chunk_steps, seed, data_parallel=data_parallel)
     for _ in range(-(-steps // chunk_steps)):
         run.advance()
     return run

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from typing import Iterator, NamedTuple
 
+import jax
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,6 +38,7 @@ from scaleup import (
     model_for,
 )
 from scaleup.explanations import COST_PER_STEP
+from scaleup.parallel import batch_split
 from scaleup.training import BLOW_UP, DENSE_CURVATURE
 from ui import controls
 from ui.chart import chart
@@ -167,9 +169,17 @@ def network(settings: Settings) -> tuple[Dataset, Model]:
     return data, model_for(data.info, width=settings.width, depth=settings.depth, activation=settings.activation)
 
 
-def device_line() -> str:
+def device_line(settings: Settings, data: Dataset) -> str:
+    """The device, and how each minibatch is split over the devices when there are several."""
     missing = "" if on_gpu() else " — no GPU found; with one, the same code runs there."
-    return f"**Device:** {device_description()}{missing}"
+    devices = jax.device_count()
+    if devices == 1:
+        return f"**Device:** {device_description()}{missing}"
+    _, used, per_device = batch_split(settings.batch, data.n_train)
+    batch = used * per_device
+    split = (f"each minibatch of {batch} is split into {used} × {per_device}, one part per device" if used > 1 else
+             f"a minibatch of {batch} does not split evenly over {devices}, so it trains on one device")  # fmt: skip
+    return f"**Devices:** {devices} × {device_description()}{missing} Data parallel: {split}."
 
 
 def network_summary(settings: Settings, data: Dataset, model: Model) -> str:

@@ -18,6 +18,9 @@ the quasi-Newton work per step does not grow with the batch, the gradient's does
 Part 3, time to a target: steps and seconds (compile and warm-up excluded) until the full
 training loss falls below ``--target``, checked after every chunk of 25 steps.
 
+Part 4, data parallelism (with several local devices): per step on one device against each minibatch
+split over all of them, for Adam, mL-BFGS and K-FAC, at the widest width and the swept batch sizes.
+
 Targets: our Adam within 5 % of optax's per step; mL-BFGS per step within
 1.5× of Adam (block-diagonal allowed; both reported). K-FAC (registry defaults:
 adaptive α, μ and λ, sampled Fisher, inverses every 5 steps) is reported
@@ -25,6 +28,7 @@ against Adam, per step, in memory and to the target, without a target of its own
 
 Run:  PYTHONPATH=. .venv/bin/python benchmarks/scaleup.py
       (add ``--quick`` for a smoke run; ``--only K-FAC`` for Adam and K-FAC alone;
+      ``--devices-only`` for part 4 alone;
       JAX_PLATFORMS=cpu forces the CPU)
 """
 
@@ -105,14 +109,15 @@ def chosen(factories):
     return [(label, f) for label, f in factories if not ONLY or label in ONLY or label == "Adam (ours)"]
 
 
-def timed_runs(model, dataset, factories, batch, chunk, repeats):
+def timed_runs(model, dataset, factories, batch, chunk, repeats, data_parallel=None):
     """Every contender's Run (warmed up by ``Run`` itself) after ``repeats`` timed chunks, taken in turns
-    (in alternating order, so that none always follows the same neighbour)."""
+    (in alternating order, so that none always follows the same neighbour). ``data_parallel`` as in ``Run``:
+    by default each minibatch is split over every local device that divides it."""
     runs = {}
     for label, factory in factories:
         optimizer = factory()
         try:
-            run = Run(model, dataset, optimizer, batch, chunk, seed=0, label=label)
+            run = Run(model, dataset, optimizer, batch, chunk, seed=0, label=label, data_parallel=data_parallel)
         except ValueError:  # a dense-Hessian method on a net too big for it
             runs[label] = None
             continue
@@ -187,6 +192,32 @@ def batch_sweep(dataset, width, depth, batches, chunk, repeats):
         adam = runs["Adam (ours)"].per_step_seconds
         cells = [f"{runs[n].per_step_seconds * 1e3:.3f} · {runs[n].per_step_seconds / adam:.2f}×" for n in names[1:]]
         print(f"| {batch_label(batch)} | {adam * 1e3:.3f} | " + " | ".join(cells) + " |", flush=True)
+
+
+def devices_table(dataset, width, depth, batches, chunk, repeats):
+    """Per step on one device against each minibatch split over every local device (``scaleup.parallel``),
+    for Adam, mL-BFGS and K-FAC: the same programs, partitioned by XLA, with an all-reduce per batch mean."""
+    devices = jax.device_count()
+    if devices == 1:
+        print("
+One device: data parallelism not measured (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=4 "
+              "makes four devices of the host's cores).")  # fmt: skip
+        return
+    model = model_for(dataset.info, width=width, depth=depth)
+    names = ("Adam (ours)", "mL-BFGS", "K-FAC")
+    factories = [(label, factory) for label, factory in contenders() if label in names]
+    print(f"
+| batch (width {width}, {model.parameter_count:,} p.) | devices × per-device batch | "
+          + " | ".join(f"{n}: 1 device · {devices} devices ms/step (ratio)" for n in names) + " |")
+    print("|---" * (len(names) + 2) + "|")
+    for batch in batches:
+        one = timed_runs(model, dataset, factories, batch, chunk, repeats, data_parallel=False)
+        many = timed_runs(model, dataset, factories, batch, chunk, repeats, data_parallel=True)
+        split = next(iter(many.values()))
+        cells = [f"{one[n].per_step_seconds * 1e3:.3f} · {many[n].per_step_seconds * 1e3:.3f} "
+                 f"({many[n].per_step_seconds / one[n].per_step_seconds:.2f}×)" for n in names]  # fmt: skip
+        print(f"| {batch_label(batch)} | {split.devices} × {split.per_device_batch} | " + " | ".join(cells) + " |",
+              flush=True)  # fmt: skip
 
 
 def batch_label(batch):
@@ -264,6 +295,8 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--adam-repeats", type=int, default=41, help="timed chunks for Adam against optax")
     parser.add_argument("--sweep-batches", type=int, nargs="+", default=[32, 128, 512, 0])
+    parser.add_argument("--devices-only", action="store_true",
+                        help="only the one-device against every-device table (with several devices)")
     parser.add_argument("--quick", action="store_true", help="small widths, few repeats: a smoke run")
     parser.add_argument("--only", nargs="+", default=[], metavar="LABEL",
                         help="only these contenders (by table label, e.g. K-FAC), with Adam (ours)")
@@ -274,10 +307,14 @@ def main():
         args.widths, args.repeats, args.max_steps, args.sweep_batches, args.adam_repeats = [8, 16, 32], 2, 200, [128, 0], 3
 
     dataset = load_task("digits", seed=0)
-    print(f"Device: {device_description()}; {platform.processor() or platform.machine()}; JAX {jax.__version__}; "
+    print(f"Device: {jax.device_count()} × {device_description()}; {platform.processor() or platform.machine()}; "
+          f"JAX {jax.__version__}; "
           f"load average {load_average()} (other processes share the machine: compare ratios, not times)")
     print(f"Task: digits ({dataset.n_train} training examples), batch {args.batch}, depth {args.depth}, tanh")
     started = time.perf_counter()
+    if args.devices_only:
+        devices_table(dataset, args.widths[-1], args.depth, args.sweep_batches, args.chunk, args.repeats)
+        return
     rows = per_step_table(dataset, args.widths, args.depth, args.batch, args.chunk, args.repeats)
     print_per_step(rows, args.widths, args.depth)
     if not ONLY or "optax.adam" in ONLY:
@@ -294,6 +331,7 @@ def main():
         memory = ", ".join(f"{kfac[w]['mb']:.1f} / {ours[w]['mb']:.1f}" for w in args.widths)
         print(f"K-FAC / Adam per step: {ratios}; memory, K-FAC / Adam MiB: {memory}")
     batch_sweep(dataset, args.widths[-1], args.depth, args.sweep_batches, args.chunk, args.repeats)
+    devices_table(dataset, args.widths[-1], args.depth, args.sweep_batches, args.chunk, args.repeats)
     time_to_target(
         dataset, args.target_width, args.target_depth, args.batch, 25, args.target, args.max_steps, args.max_seconds
     )

@@ -199,15 +199,13 @@ def devices_table(dataset, width, depth, batches, chunk, repeats):
     for Adam, mL-BFGS and K-FAC: the same programs, partitioned by XLA, with an all-reduce per batch mean."""
     devices = jax.device_count()
     if devices == 1:
-        print("
-One device: data parallelism not measured (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=4 "
+        print("\nOne device: data parallelism not measured (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=4 "
               "makes four devices of the host's cores).")  # fmt: skip
         return
     model = model_for(dataset.info, width=width, depth=depth)
     names = ("Adam (ours)", "mL-BFGS", "K-FAC")
     factories = [(label, factory) for label, factory in contenders() if label in names]
-    print(f"
-| batch (width {width}, {model.parameter_count:,} p.) | devices × per-device batch | "
+    print(f"\n| batch (width {width}, {model.parameter_count:,} p.) | devices × per-device batch | "
           + " | ".join(f"{n}: 1 device · {devices} devices ms/step (ratio)" for n in names) + " |")
     print("|---" * (len(names) + 2) + "|")
     for batch in batches:

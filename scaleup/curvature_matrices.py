@@ -54,7 +54,7 @@ from scaleup.training import Model, Run, make_optimizer
 MAX_PARAMETERS = 2000
 MATRICES = {  # key: title, in the page's order
     "hessian": "Hessian H",
-    "ggn": "Gauss–Newton G (= Fisher F)",
+    "ggn": "Gauss–Newton GGN (= Fisher F)",
     "empirical": "empirical Fisher F̂",
     "kfac": "K-FAC (A ⊗ G per layer)",
 }

@@ -9,7 +9,8 @@ shell.run_through_entrypoint()
 
 # The pages with lessons: (page file, lesson folder). Their views are checked on their own pages,
 # so that Home needs no JAX.
-LESSON_PAGES = (("pages/explorer.py", "explorer"), ("pages/eigenspace.py", "eigenspace"), ("pages/scale_up.py", "scale_up"))
+LESSON_PAGES = (("pages/explorer.py", "explorer"), ("pages/eigenspace.py", "eigenspace"), ("pages/scale_up.py", "scale_up"),
+                ("pages/curvature.py", "curvature"))
 
 
 def _open_asked_lesson(loaded):

@@ -23,6 +23,7 @@ PAGES = (
     ("pages/explorer.py", "Landscape Explorer", ":material/landscape:"),
     ("pages/eigenspace.py", "Eigenspace", ":material/ssid_chart:"),
     ("pages/scale_up.py", "Scale-up", ":material/trending_up:"),
+    ("pages/curvature.py", "Network curvature", ":material/grid_on:"),
 )
 
 

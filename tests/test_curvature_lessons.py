@@ -1,0 +1,185 @@
+"""The Network curvature lessons claim only what is checked here.
+
+Each lesson file states what its text says as ``[[claims]]``; every number of the text is one of
+them (a test below reads the text's numbers). Each lesson's view, as the page reads it
+(``ui.viewstate.lesson_state``), is computed through the library (``scaleup.curvature_matrices``),
+not the page, the way the page computes it: the training run's snapshot at the view's step, the
+matrices on the first ``batch`` training examples. A claim with ``change = {...}`` is about the
+lesson with those controls moved (``change = { step = 1000 }``: the slider at step 1000).
+
+Claims (``matrix`` and ``reference`` are keys of ``MATRICES``, or ``fisher``; ``part`` is a layer
+block by its number, ``"layer 2"``, or ``"off-diagonal"`` or ``"whole"``):
+
+* ``network`` sizes; ``parameter_count`` value; ``setting`` key value;
+* ``train_loss`` value tolerance (the full training loss at the view's step);
+* ``relative_error`` matrix reference part value tolerance (‖M − R‖_F / ‖R‖_F, as the page's table);
+* ``most_negative_percent`` matrix value tolerance (100 |λ_min| / max |λ|, for λ_min < 0);
+* ``psd`` matrix (no eigenvalue below −10⁻⁶ of the largest |λ|: the page's rounding);
+* ``trace_ratio`` matrix reference value tolerance (tr M / tr R);
+* ``fisher_equals_ggn`` below (max |F − GGN| / max |GGN|);
+* ``depends_on_targets`` matrix value (true: the matrix changes when the batch's targets are
+  shuffled, false: it stays the same to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+
+import jax
+import numpy as np
+import pytest
+
+from scaleup import curvature_matrices as cm
+from scaleup import load_task, model_for
+from ui import curvature, lessons
+from ui.viewstate import lesson_state
+
+LOADED = lessons.load(curvature.PAGE, curvature.declare)
+LESSONS = LOADED.lessons
+KINDS = {"network", "parameter_count", "setting", "train_loss", "relative_error", "most_negative_percent", "psd",
+         "trace_ratio", "fisher_equals_ggn", "depends_on_targets"}  # fmt: skip
+
+
+def changed(claim: dict) -> tuple:
+    return tuple(sorted(claim.get("change", {}).items()))
+
+
+def state_of(name: str, change: tuple = ()) -> dict:
+    return {**lesson_state(curvature.declare, LOADED.views, name), **dict(change)}
+
+
+@functools.cache
+def dataset(task: str, seed: int):
+    return load_task(task, seed)
+
+
+def network(state: dict):
+    data = dataset(state["task"], state["seed"])
+    return data, model_for(data.info, width=state["width"], depth=state["depth"], activation=state["activation"])
+
+
+@functools.cache
+def snapshots(task: str, model, seed: int) -> dict:
+    return {s.step: s for s in cm.training_snapshots(model, dataset(task, seed), seed)}
+
+
+@functools.cache
+def computed(change_free: tuple) -> tuple:
+    """(curvature, errors, train loss, params, batch) of a view (as a sorted tuple of its items)."""
+    state = dict(change_free)
+    data, model = network(state)
+    snapshot = snapshots(state["task"], model, state["seed"])[state["step"]]
+    x, y = cm.batch_of(data, state["batch"])
+    found = cm.curvature(model, snapshot.params, x, y)
+    return found, cm.relative_errors(found), snapshot.train_loss, snapshot.params, (model, x, y)
+
+
+@functools.cache
+def eigenvalues(view: tuple, key: str) -> np.ndarray:
+    return cm.eigenvalues(computed(view)[0].matrix(key))
+
+
+def view_key(state: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in state.items()))
+
+
+def part_name(found: cm.Curvature, part: str) -> str:
+    if part in ("off-diagonal", "whole"):
+        return part
+    matches = [b.name for b in found.blocks if b.name.split(" (")[0] == part]
+    assert len(matches) == 1, (part, [b.name for b in found.blocks])
+    return matches[0]
+
+
+def matrix_of(found: cm.Curvature, key: str) -> np.ndarray:
+    return found.fisher if key == "fisher" else found.matrix(key)
+
+
+def close(measured: float, claim: dict):
+    print(f"  {claim['claim']} {claim.get('matrix', '')} {claim.get('reference', '')} {claim.get('part', '')} "
+          f"{dict(claim.get('change', {}))}: {measured:.4g} (claimed {claim['value']} ± {claim['tolerance']})")  # fmt: skip
+    assert abs(measured - claim["value"]) <= claim["tolerance"], (measured, claim)
+
+
+def check(claim: dict, state: dict):
+    kind = claim["claim"]
+    if kind in ("network", "parameter_count", "setting"):
+        _, model = network(state)
+        if kind == "network":
+            assert model.sizes == tuple(claim["sizes"]), model.sizes
+        elif kind == "parameter_count":
+            assert model.parameter_count == claim["value"], model.parameter_count
+        else:
+            assert state[claim["key"]] == claim["value"], state[claim["key"]]
+        return
+    found, errors, loss, params, (model, x, y) = computed(view_key(state))
+    if kind == "train_loss":
+        close(loss, claim)
+    elif kind == "relative_error":
+        close(errors[(claim["matrix"], claim["reference"])][part_name(found, claim["part"])], claim)
+    elif kind == "most_negative_percent":
+        spectrum = eigenvalues(view_key(state), claim["matrix"])
+        assert spectrum.min() < 0
+        close(100 * -spectrum.min() / np.abs(spectrum).max(), claim)
+    elif kind == "psd":
+        spectrum = eigenvalues(view_key(state), claim["matrix"])
+        assert spectrum.min() >= -curvature.RELATIVE_ZERO * np.abs(spectrum).max(), spectrum.min()
+    elif kind == "trace_ratio":
+        close(np.trace(matrix_of(found, claim["matrix"])) / np.trace(matrix_of(found, claim["reference"])), claim)
+    elif kind == "fisher_equals_ggn":
+        assert found.fisher_minus_ggn < claim["below"], found.fisher_minus_ggn
+    elif kind == "depends_on_targets":
+        shuffled = jax.random.permutation(jax.random.key(0), y)
+        assert not np.array_equal(np.asarray(shuffled), np.asarray(y))
+        other = cm.curvature(model, params, x, shuffled)
+        difference = cm.relative_error(matrix_of(other, claim["matrix"]), matrix_of(found, claim["matrix"]))
+        print(f"  {claim['matrix']} with shuffled targets: relative change {difference:.2e}")
+        assert (difference > 0.01) if claim["value"] else (difference < 1e-5), difference
+    else:
+        raise AssertionError(f"unknown claim {kind}")
+
+
+def test_every_lesson_file_loads_and_states_known_claims():
+    assert not LOADED.problems, [p.plain() for p in LOADED.problems]
+    assert len(LESSONS) >= 2
+    for name, lesson in LESSONS.items():
+        assert lesson.claims, name
+        for claim in lesson.claims:
+            assert claim["claim"] in KINDS, (name, claim)
+            assert set(claim.get("change", {})) <= set(state_of(name)), (name, claim)  # controls of the view
+            for key in ("matrix", "reference"):
+                if key in claim:
+                    assert claim[key] in (*cm.MATRICES, "fisher"), (name, claim)
+
+
+NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
+
+
+def numbers_in(value) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, (list, tuple)):
+        return [n for item in value for n in numbers_in(item)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in numbers_in(item)]
+    return []
+
+
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_every_number_in_a_lesson_text_is_one_of_its_claims(name):
+    lesson = LESSONS[name]
+    claimed = numbers_in(list(lesson.claims))
+    said = [float(text.replace(",", "")) for text in NUMBER.findall(f"{lesson.view.title} {lesson.view.text}")]
+    unclaimed = [n for n in said if not any(math.isclose(n, c) for c in claimed)]
+    assert not unclaimed, f"{name}: the text says {unclaimed} but no claim holds it"
+
+
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_lesson_shows_what_it_claims(name):
+    print(f"\n{name}:")
+    for claim in LESSONS[name].claims:
+        check(claim, state_of(name, changed(claim)))

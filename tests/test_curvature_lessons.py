@@ -31,6 +31,8 @@ import jax
 import numpy as np
 import pytest
 
+import page_checks
+
 from scaleup import curvature_matrices as cm
 from scaleup import load_task, model_for
 from ui import curvature, lessons
@@ -183,3 +185,49 @@ def test_lesson_shows_what_it_claims(name):
     print(f"\n{name}:")
     for claim in LESSONS[name].claims:
         check(claim, state_of(name, changed(claim)))
+
+
+# --- the page, under AppTest ---------------------------------------------------------------------------
+def open_page(query: dict):
+    at = page_checks.open_page("pages/curvature.py", query)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_a_lesson_link_opens_its_view_on_the_page_and_draws_it(name):
+    at = open_page({"lesson": name})
+    lesson = LESSONS[name]
+    assert any(lesson.view.text in box.value for box in at.info)
+    state = state_of(name)
+    assert at.selectbox(key="task").value == state["task"] and at.select_slider(key="width").value == state["width"]
+    heatmaps, spectra = page_checks.check_page(at, charts=2)
+    found = computed(view_key(state))[0]
+    # one heatmap and one outline per layer for each of the four matrices, on the library's block edges
+    assert sum(trace["type"] == "heatmap" for trace in heatmaps["data"]) == 4
+    edges = sorted({(s["x0"], s["x1"]) for s in heatmaps["layout"]["shapes"]})
+    assert edges == [(b.start - 0.5, b.stop - 0.5) for b in found.blocks]
+    assert len(heatmaps["layout"]["shapes"]) == 4 * len(found.blocks)
+    assert len(spectra["data"]) == 8  # λ > 0 and λ < 0 per matrix
+    table = at.dataframe[0].value
+    assert table["K-FAC against GGN"].iloc[-1] == pytest.approx(computed(view_key(state))[1][("kfac", "ggn")]["whole"])
+    assert page_checks.link(at) == {"lesson": [name]}
+
+
+def test_the_slider_chooses_a_saved_step_and_a_large_network_is_refused_in_words():
+    at = open_page({"lesson": "kfac_training"})
+    at.select_slider(key="step").set_value(1000).run()
+    assert not at.exception
+    assert any("At step 1000" in m.value for m in at.markdown)
+    assert page_checks.link(at) == {"lesson": ["kfac_training"], "step": ["1000"]}
+    at = open_page({"task": "digits", "depth": "3", "width": "32"})
+    assert any("limited to 2,000" in w.value for w in at.warning)
+    assert not at.get("bidi_component")  # nothing computed or drawn
+
+
+def test_a_hostile_link_value_is_a_plain_note():
+    at = open_page({"task": "**bold** [x](https://evil.example)", "step": "7"})
+    notes = page_checks.notes(at)
+    assert any("task=**bold** [x](https://evil.example) was ignored" in n.replace("\u2060", "") for n in notes), notes
+    assert any("step=7 was ignored" in n for n in notes), notes
+    assert at.selectbox(key="task").value == "spirals"

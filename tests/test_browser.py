@@ -233,10 +233,33 @@ def test_eigenspace_page(browser):
     page.close()
 
 
+def test_scale_up_redraws_its_live_chart_in_place_while_training(browser):
+    """Each round of training redraws the one chart element: once drawn, it is never blank, hidden or replaced."""
+    page = browser.open_page("/scale_up?task=digits&width=512&steps=5000&opt=adam&opt=gd", charts=0)
+    page.locator(".st-key-train button").click()
+    wait_charts(page, 1, timeout=180_000)
+    page.evaluate("window.firstChart = document.querySelector('.js-plotly-plot')")
+    samples = []
+    for _ in range(30):
+        samples.append(page.evaluate(
+            "() => { const c = document.querySelector('.js-plotly-plot');"
+            " return [c === window.firstChart, !!(c && c.data && c.data.length && c.getBoundingClientRect().height > 100"
+            " && c.checkVisibility())]; }"
+        ))  # fmt: skip
+        page.wait_for_timeout(100)
+    assert all(same and drawn for same, drawn in samples), samples
+    page.locator(".st-key-stop").get_by_role("button", name="Stop").click()  # still training: 5000 steps of a 512-wide net take ~20 s here
+    page.get_by_text("Stopped early; the results so far are shown.").wait_for(timeout=60_000)
+    wait_idle(page, 180_000)
+    assert page.evaluate("document.querySelector('.js-plotly-plot') === window.firstChart")
+    assert not errors_on(page)
+    page.close()
+
+
 def test_scale_up_trains_a_small_network(browser):
     page = browser.open_page("/scale_up?steps=100", charts=0)
     assert not errors_on(page)
-    page.get_by_role("button", name="Train").click()
+    page.locator(".st-key-train button").click()
     wait_charts(page, 1, timeout=180_000)
     wait_idle(page, 180_000)
     assert not errors_on(page)

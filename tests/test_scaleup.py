@@ -188,6 +188,7 @@ def test_page_runs_a_small_configuration(runs):
     table = at.dataframe[0].value
     assert list(table["optimizer"]) == ["Adam", "mL-BFGS (momentum L-BFGS)"]
     assert (table["ms / step"] > 0).all() and (table["memory MiB (estimate)"] > 0).all()
+    assert (table["steps"] == 100).all()  # every round, one rerun each, to the end
     assert all("(reused)" in cell for cell in table["compile s"])  # the compiled chunks of the runs above
     assert len(page_checks.figures(at)) == 1
     assert time.perf_counter() - started < 30

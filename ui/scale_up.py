@@ -11,14 +11,14 @@ them and draws them.
 
 from __future__ import annotations
 
-import itertools
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import jax
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
 from plotly.subplots import make_subplots
 
 from optimizers import OPTIMIZERS, Optimizer
@@ -69,15 +69,6 @@ class Settings(NamedTuple):
     steps: int
     seed: int
     optimizers: tuple[str, ...]
-
-
-class Boxes(NamedTuple):
-    """Where the training view draws, in page order."""
-
-    progress: object
-    chart: object
-    table: object
-    drawings: Iterator[int]  # numbers the live figure's drawings: each is a chart of its own
 
 
 def title(name: str) -> str:
@@ -270,10 +261,11 @@ def results_figure(results: dict, classification: bool) -> go.Figure:
     return results["figure"]
 
 
-def show(results: dict, boxes: Boxes, classification: bool):
+def show(results: dict, classification: bool):
+    """The live figure and the table. Drawn straight into the page, not into a placeholder: a rerun then
+    leaves the figure on screen until its next drawing replaces it in place."""
     if results["runs"]:
-        with boxes.chart:
-            chart(results_figure(results, classification), key=f"training_chart_{next(boxes.drawings)}")
+        chart(results_figure(results, classification), key="training_chart")
         number = st.column_config.NumberColumn
         timing = {  # the timing columns' headings on the page say which statistic each one is
             "ms / step": number("median ms / step", format="%.3f", help=(
@@ -286,7 +278,7 @@ def show(results: dict, boxes: Boxes, classification: bool):
                 "One chunk run after compiling and timed apart, its result discarded: a program's first "
                 "execution pays one-off costs.")),
         }  # fmt: skip
-        boxes.table.dataframe(table(results["runs"]), hide_index=True, width="stretch", column_config=timing)
+        st.dataframe(table(results["runs"]), hide_index=True, width="stretch", column_config=timing)
 
 
 # --- training ------------------------------------------------------------------------
@@ -327,66 +319,91 @@ def method_caption(steps: int) -> str:
     )  # fmt: skip
 
 
-def train_all(job: Job, results: dict, boxes: Boxes):
-    """Compile every chosen optimizer's chunk, then run the chunks in turns, redrawing after each round.
-
-    A click on Stop reruns the page, which ends this loop between two Streamlit calls; ``results`` keeps
-    what was done."""
-    steps = job.settings.steps
-    chunk = chunk_steps(steps)
-    progress = boxes.progress.progress(0.0, "compiling…")
+def start_training(job: Job, progress) -> dict:
+    """Compile and warm up every chosen optimizer's chunk (with a word on each); the results to train into."""
+    results = dict(config=job.config(), runs={}, training=True, stopped=False)
+    st.session_state[RESULTS] = results
+    chunk = chunk_steps(job.settings.steps)
     for name, optimizer in job.chosen.items():
         progress.progress(0.0, f"compiling and warming up {title(name)}…")
         results["runs"][name] = Run(job.model, job.data, optimizer, job.settings.batch, chunk, job.settings.seed)
-    for round_ in range(-(-steps // chunk)):
-        for run in results["runs"].values():
-            run.advance()
-        done = min((round_ + 1) * chunk, steps)
-        progress.progress(done / steps, f"step {done} of {steps}")
-        show(results, boxes, job.classification)
-    results["stopped"] = False
-    boxes.progress.empty()
+    return results
 
 
-def _train(job: Job, boxes: Boxes):
-    results = dict(config=job.config(), runs={}, stopped=True)  # "stopped" until the last round is done
+def train_round(job: Job, results: dict):
+    """One chunk of every run, in turns; the training ends after the last."""
+    for run in results["runs"].values():
+        run.advance()
+    if min(run.steps_done for run in results["runs"].values()) >= job.settings.steps:
+        results["training"] = False
+
+
+def stopped_by(error: Exception, results: dict | None) -> dict:
+    """The results after an error (e.g. out of device memory for a very wide net): the training ends,
+    what was done stays, and the error is said in words."""
+    results = results if results is not None else dict(runs={}, config=None)
+    results.update(training=False, stopped=True, error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
     st.session_state[RESULTS] = results
-    try:
-        train_all(job, results, boxes)
-    except Exception as error:  # e.g. out of device memory for a very wide net: say so, keep what was done
-        results["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        boxes.progress.empty()
+    return results
 
 
-def _show_earlier(job: Job, results: dict | None, boxes: Boxes):
-    """This session's last results, with a word on whether they belong to the current settings."""
+def status_line(job: Job, results: dict | None, progress):
+    """Under the buttons: the progress while training, else what the results shown are."""
     if not results:
-        boxes.progress.info("Press **Train** to compile and train the chosen optimizers.")
-        return
-    if results["config"] != job.config():
-        boxes.progress.info("These results are from earlier settings; press **Train** to run the current ones.")
+        progress.info("Press **Train** to compile and train the chosen optimizers.")
+    elif results.get("training"):
+        done = min(run.steps_done for run in results["runs"].values())
+        progress.progress(min(done / job.settings.steps, 1.0), f"step {min(done, job.settings.steps)} of {job.settings.steps}")
+    elif results["config"] != job.config():
+        progress.info("These results are from earlier settings; press **Train** to run the current ones.")
     elif results["stopped"]:
-        boxes.progress.info("Stopped early; the results so far are shown.")
-    show(results, boxes, job.classification)
+        progress.info("Stopped early; the results so far are shown.")
 
 
+@st.fragment
 def training_view(job: Job):
-    """Train and Stop, the progress bar, the live figure and table; the last results when not training."""
+    """Train and Stop, the progress, the live figure and table.
+
+    The training view reruns on its own (``st.fragment``), one round of chunks per rerun: it draws what
+    is done, then trains the next round, then reruns. The figure is the same chart element every time,
+    redrawn in place and shown while the next round computes, and a click on Stop is seen between two
+    rounds. The rest of the page does not rerun while it trains."""
     left, right = st.columns([1, 1])
     train = left.button("Train", key="train", type="primary", disabled=not job.chosen)
-    right.button("Stop", key="stop", help="Stops after the current chunk; the results so far stay.")
-    boxes = Boxes(st.empty(), st.empty(), st.empty(), itertools.count())
-    st.caption(method_caption(job.settings.steps))
-    if train:
-        _train(job, boxes)
+    stop = right.button("Stop", key="stop", help="Stops after the current chunk; the results so far stay.")
+    progress = st.empty()  # the compile messages, then the progress bar
     results = st.session_state.get(RESULTS)
+    try:
+        if train:
+            results = start_training(job, progress)
+        elif stop and results and results.get("training"):
+            results.update(training=False, stopped=True)
+    except Exception as error:
+        results = stopped_by(error, results)
+    status_line(job, results, progress)
     if results and results.get("error"):
         st.error(f"Training stopped with an error: {results['error']}", icon=":material/error:")
-    if not train:
-        _show_earlier(job, results, boxes)
+    if results:
+        show(results, job.classification)
+    st.caption(method_caption(job.settings.steps))
     for run in (results or {}).get("runs", {}).values():
         if run.diverged_at is not None:
             st.warning(
                 f"{run.label} diverged at step {run.diverged_at} (its loss became non-finite or grew "
                 f"{BLOW_UP:.0e} times its start); it stopped there."
             )
+    if results and results.get("training"):
+        try:
+            train_round(job, results)
+        except Exception as error:
+            stopped_by(error, results)
+        next_round()  # to draw this round (and, while training, to train the next)
+
+
+def next_round():
+    """Rerun for the next round: the training view alone when it is running on its own (after a click
+    in it), the page when the page is running (Streamlit allows a fragment's rerun only then)."""
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitInvalidLayoutContextError:
+        st.rerun()

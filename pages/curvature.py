@@ -71,22 +71,18 @@ for line in curvature.observations(done):
     st.markdown(line)
 
 st.subheader("Download")
-columns = st.columns(len(keys) + 2)
-for column, key in zip(columns, keys):
-    column.download_button(
-        f"{curvature.SHORT[key]} (CSV)", data=lambda key=key: cm.matrix_csv(done.curvature.matrix(key), done.curvature.names),
-        file_name=f"{key}_step{settings.step}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
-        key=f"download_{key}",
+downloads = [  # (label, file, text): each CSV is written only when its button is clicked
+    *[(f"{cm.MATRICES[key].split(' (')[0]} (CSV)", key,
+       lambda key=key: cm.matrix_csv(done.curvature.matrix(key), done.curvature.names)) for key in keys],
+    ("Eigenvalues (CSV)", "eigenvalues", lambda: cm.spectra_csv(done.spectra)),
+    ("Relative errors (CSV)", "relative_errors", lambda: curvature.errors_csv(done.errors, done.curvature.blocks)),
+]  # fmt: skip
+columns = st.columns(3)
+for i, (label, name, text) in enumerate(downloads):
+    columns[i % 3].download_button(
+        label, data=text, file_name=f"{name}_step{settings.step}.csv", mime="text/csv", on_click="ignore",
+        icon=":material/download:", key=f"download_{name}",
     )  # fmt: skip
-columns[-2].download_button(
-    "Eigenvalues (CSV)", data=lambda: cm.spectra_csv(done.spectra), file_name=f"eigenvalues_step{settings.step}.csv",
-    mime="text/csv", on_click="ignore", icon=":material/download:", key="download_spectra",
-)  # fmt: skip
-columns[-1].download_button(
-    "Errors (CSV)", data=lambda: curvature.errors_csv(done.errors, done.curvature.blocks),
-    file_name=f"relative_errors_step{settings.step}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
-    key="download_errors",
-)  # fmt: skip
 st.caption("Each matrix as a square table, a header and a first column of parameter names (\"layer 1 w[0,3]\"), "
            "every entry to 17 significant figures.")  # fmt: skip
 

@@ -3,7 +3,7 @@ drawn over the measured runs, and how each method's curvature model approaches t
 
 import streamlit as st
 
-from ui import controls, eigenspace, shell
+from ui import controls, eigenspace, nqm, shell
 
 shell.run_through_entrypoint()
 view = controls.open_view(eigenspace.PAGE, eigenspace.declare)
@@ -34,6 +34,8 @@ st.subheader("Rates: gradient descent and momentum")
 eigenspace.rate_views(settings)
 st.subheader("Curvature models: eigenvalues of P·H")
 spectra = eigenspace.curvature_views(settings, done)
+st.subheader("Batch size: the noisy quadratic model")
+nqm.section(view)
 
 left, right = st.columns(2)
 left.download_button(

@@ -5,8 +5,8 @@ page's link: ``problem``; ``condition_number``, ``angle`` (2-D quadratic);
 ``dimension``, ``lambda_min``, ``lambda_max`` (n-D spectrum); ``noise_scale``,
 ``batch_size``, ``seed``; ``steps``; ``methods`` (one entry per optimizer)
 with their settings as ``gd.learning_rate``, ``momentum.momentum``, ...;
-``directions`` (n-D); ``effective``; ``lesson`` (``lessons/eigenspace/``)
-and ``hide``.
+``directions`` (n-D); ``effective``; the batch-size section's ``nqm.*``
+(``ui.nqm``); ``lesson`` (``lessons/eigenspace/``) and ``hide``.
 
 All mathematics lives in the library: ``optimizers.theory`` (closed forms,
 rates, optimal parameters), ``optimizers.preconditioners`` (each method's P
@@ -32,6 +32,7 @@ from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
 from ui import controls, eigenspace_plots, plots, viewstate
+from ui import nqm as nqm_section
 from ui.chart import chart
 from ui.explanations import look_for
 from ui.explorer import _docstring_markdown
@@ -255,6 +256,7 @@ def declare(view: dict):
                     names={i: str(i + 1) for i in range(n)}, max_selections=MAX_DIRECTIONS,
                     help="Numbered from the smallest eigenvalue (1) to the largest (n).")  # fmt: skip
     yield Toggle("effective", "Curvature models: include α (the step actually taken)", False, help=EFFECTIVE_HELP)
+    yield from nqm_section.declare(view)  # the batch-size section's controls (``nqm.*``)
 
 
 def optimal_state(quadratic: Quadratic, names) -> dict:

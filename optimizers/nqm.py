@@ -310,14 +310,19 @@ def settings_grid(method: Method) -> tuple[np.ndarray, np.ndarray]:
     return alpha.ravel(), beta.ravel()
 
 
+def best(curves: Curves, target: float, batch_sizes=BATCH_SIZES) -> Study:
+    """At each batch size the setting (row of ``curves``) that reaches E[L] ≤ ``target`` in the fewest steps."""
+    steps = first_below(curves, target, batch_sizes)
+    row = np.argmin(steps, axis=0)
+    best_steps = steps.min(axis=0)
+    found = np.isfinite(best_steps)
+    pick = lambda values: np.where(found, values[row], np.nan)  # noqa: E731
+    return Study(np.asarray(batch_sizes, np.float64), best_steps, pick(curves.learning_rates), pick(curves.momenta),
+                 np.where(found, row, -1), critical_batch_size(batch_sizes, best_steps))  # fmt: skip
+
+
 def study(h, method: Method, target: float, batch_sizes=BATCH_SIZES, average: float = 0.0, decay: float = 1.0,
           levels: int = LEVELS) -> tuple[Study, Curves]:  # fmt: skip
     """Steps to reach E[L] ≤ ``target`` at each batch size, minimised over the method's (α, β) grid."""
     curves = loss_curves(h, method.gamma, *settings_grid(method), average=average, decay=decay, levels=levels)
-    steps = first_below(curves, target, batch_sizes)
-    best = np.argmin(steps, axis=0)
-    found = np.isfinite(steps.min(axis=0))
-    pick = lambda values: np.where(found, values[best], np.nan)  # noqa: E731
-    best_steps = steps.min(axis=0)
-    return Study(np.asarray(batch_sizes, np.float64), best_steps, pick(curves.learning_rates), pick(curves.momenta),
-                 np.where(found, best, -1), critical_batch_size(batch_sizes, best_steps)), curves  # fmt: skip
+    return best(curves, target, batch_sizes), curves

@@ -3,6 +3,8 @@ set of values never compiles; the window of values each run sweeps; the sensitiv
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -170,3 +172,24 @@ def test_the_page_marks_a_diverging_learning_rate_in_its_sensitivity_chart():
     window = sweep_window(slider_grid(OPTIMIZERS["gd"].hyperparameters["learning_rate"]), 1.0)
     assert list(diverged) == pytest.approx([v for v in window if v > 2])  # 2/λ_max = 2
     assert sensitivity["layout"]["shapes"], "the diverged settings are not shaded"
+
+
+def test_a_run_can_sweep_another_hyperparameter_and_the_chart_follows_the_closed_form():
+    """``run1.sweep=momentum``: heavy ball at α = 2.5 on a quadratic with λ_max = 1 is stable exactly when
+    αλ < 2(1 + β), that is β > 0.25 (Polyak 1964; Goh 2017), so the settings below 0.25 diverge."""
+    import page_checks
+
+    at = page_checks.open_page("pages/explorer.py", {
+        "condition_number": "10", "run1": "momentum", "run1.learning_rate": "2.5", "run1.momentum": "0.9",
+        "run1.sweep": "momentum", "run2": "none", "run3": "none", "run4": "none"})  # fmt: skip
+    specs = page_checks.check_page(at, charts=3, gaps=True)
+    sensitivity = specs[-1]
+    window = sweep_window(slider_grid(OPTIMIZERS["momentum"].hyperparameters["momentum"]), 0.9)
+    line = next(t for t in sensitivity["data"] if t.get("name", "").startswith("Heavy-ball momentum"))
+    assert list(np.fromiter(page_checks.numbers_in(line["x"]), float)) == pytest.approx(window)
+    (marked,) = [t for t in sensitivity["data"] if t.get("name") == "diverged"]
+    diverged = np.fromiter(page_checks.numbers_in(marked["x"]), float)
+    assert list(diverged) == pytest.approx([b for b in window if b < 0.25]) and len(diverged) > 0
+    label = OPTIMIZERS["momentum"].hyperparameters["momentum"].label
+    assert label and label in json.dumps(sensitivity["layout"], ensure_ascii=False)  # the axis says what is swept
+    assert any("sensitive" in h.value and "setting" in h.value for h in at.subheader)

@@ -8,7 +8,8 @@ as ``run1.learning_rate``, ``run1.adaptive``, ...; ``steps``, ``seed`` and
 (``lessons/explorer/``) and ``hide``. A run's learning-rate schedule is ``run1.schedule``
 (``constant`` unless given) with its numbers as ``run1.schedule.decay_steps``, ...; its iterate
 averaging ``run1.average`` (``none``, ``polyak``, ``ema``) with ``run1.average.decay`` and
-``run1.average.start``. A landscape given by a formula (``custom``) takes it as ``formula`` and,
+``run1.average.start``; the hyperparameter its scrub control and sensitivity line go over is
+``run1.sweep`` (its learning rate unless given). A landscape given by a formula (``custom``) takes it as ``formula`` and,
 where the reader sets them, the view as ``x_min``, ``x_max``, ``y_min``, ``y_max``.
 """
 
@@ -48,6 +49,7 @@ STEPS = Parameter(300, 10, 2000, log=True, integer=True, label="steps")
 SEED = Parameter(0, 0, 2**31 - 1, integer=True, label="seed")
 SEEDS = Parameter(8, 2, 64, log=True, integer=True, label="noisy runs (seeds)")
 OPTIONS_SHOWN = {"adaptive", "line_search"}  # the structural options that matter in 2-D
+SWEEP = "sweep"  # run<k>.sweep: the hyperparameter a run's scrub control and sensitivity chart go over
 SYMBOLS = {"learning_rate": "α", "momentum": "β", "damping": "λ", "max_learning_rate": "α_max", "pair_interval": "T"}
 PLOT_KEY = "landscape_plot"
 LANDSCAPE_TITLES = {name: info.title for name, info in LANDSCAPES.items()}
@@ -75,6 +77,7 @@ class RunSpec(NamedTuple):
     schedule_params: Items = ()
     average: str = NO_AVERAGE  # none, or a kind in optimizers.averaging.AVERAGING
     average_params: Items = ()
+    swept: str | None = None  # the hyperparameter its sweep goes over (None: the default, its learning rate)
 
     @property
     def color(self) -> str:
@@ -247,6 +250,7 @@ def declare(view: dict):
         if view[slot_key(slot)] != NONE:
             optimizer = view[slot_key(slot)]  # its sliders start at values that work on this landscape
             yield from setting_fields(slot_key(slot), optimizer, starting_values(landscape, optimizer), options=OPTIONS_SHOWN)
+            yield from sweep_field(slot, optimizer)
             yield from wrapper_fields(slot_key(slot), view)
     yield Number("steps", STEPS.label, STEPS.default, spec=STEPS)
     if is_stochastic(view, landscape):
@@ -257,6 +261,16 @@ def declare(view: dict):
     for key, label, value, (low, high) in starts:
         yield Number(key, label, value, spec=Parameter(value, low, high), box=True, step=0.1)
     yield Toggle("view3d", "3-D surface view", False)
+
+
+def sweep_field(slot: int, optimizer: str):
+    """Which of the run's hyperparameters its scrub control and the sensitivity chart go over."""
+    hyperparameters = OPTIMIZERS[optimizer].hyperparameters
+    if hyperparameters:
+        yield Choice(setting_key(slot, SWEEP), "scrub and sensitivity over", default_swept(list(hyperparameters)),
+                     options=tuple(hyperparameters), titles={n: p.label or n for n, p in hyperparameters.items()},
+                     help="The hyperparameter this run's scrub control (under the landscape) and its line in the "
+                          "sensitivity chart go over, at the slider's values within a decade of the current one.")  # fmt: skip
 
 
 def _reset_start():
@@ -338,8 +352,10 @@ def settings_of(view: dict) -> Settings:
         if optimizer != NONE:
             prefix = slot_key(slot) + "."
             values = {k[len(prefix):]: view[k] for k in fields if k.startswith(prefix)}
+            swept = values.pop(SWEEP, None)
             own, schedule, schedule_params, average, average_params = split_wrappers(values)
-            runs.append(RunSpec(slot, optimizer, items(own), schedule, items(schedule_params), average, items(average_params)))
+            runs.append(RunSpec(slot, optimizer, items(own), schedule, items(schedule_params), average,
+                                items(average_params), swept))  # fmt: skip
     stochastic = "seeds" in fields
     seed, seeds = (view["seed"], view["seeds"]) if stochastic else (0, 1)
     return Settings(landscape, parameters, float(view["gradient_noise"]), tuple(runs), int(view["steps"]), int(seed),
@@ -572,7 +588,9 @@ class Swept(NamedTuple):
 
 
 def swept_name(spec: RunSpec) -> str | None:
-    return default_swept(list(OPTIMIZERS[spec.optimizer].hyperparameters))
+    """The hyperparameter a run's sweep goes over: its own choice, else its learning rate (None for none)."""
+    hyperparameters = list(OPTIMIZERS[spec.optimizer].hyperparameters)
+    return spec.swept if spec.swept in hyperparameters else default_swept(hyperparameters)
 
 
 def _sweep_context(settings: Settings, spec: RunSpec, name: str) -> tuple:

@@ -142,15 +142,16 @@ def transition(h, gamma, learning_rate, momentum, rho, averaged: bool):
 
 
 def _matmul(x, y):
-    """Batched d×d products as broadcast sums (XLA fuses these; tiny dot_generals are slow on a CPU)."""
-    return sum(x[..., :, k, None] * y[..., None, k, :] for k in range(x.shape[-1]))
+    """Products of d×d matrices stored entry-first, (d, d, settings, n): each entry a sum of d elementwise
+    products over whole (settings, n) arrays, which vectorises (tiny batched dot products do not)."""
+    return sum(x[:, k, None] * y[None, k, :] for k in range(x.shape[0]))
 
 
 def _compose(later, earlier):
     """(P, N) after (P′, N′): S ↦ P(P′SP′ᵀ + N′)Pᵀ + N."""
     p, n = later
     p0, n0 = earlier
-    return _matmul(p, p0), _matmul(_matmul(p, n0), jnp.swapaxes(p, -1, -2)) + n
+    return _matmul(p, p0), _matmul(_matmul(p, n0), jnp.swapaxes(p, 0, 1)) + n
 
 
 # --- the expected loss, step by step (the definition; NumPy, float64) ----------------------------
@@ -180,23 +181,22 @@ def expected_loss_by_steps(h, gamma, learning_rate, momentum, batch_size, steps:
 def _loss_parts(h, weights, gamma, learning_rates, momenta, rho, decay_factor, average: bool, decay: bool,
                 levels: int):  # fmt: skip
     """D and E on the step grid, (settings, grid), for settings (α, β) along the first axis."""
-    A1, N1 = transition(h, gamma, learning_rates, momenta, rho, average)
-    A2, N2 = transition(h, gamma, learning_rates / decay_factor, momenta, rho, average)
-    d = A1.shape[-1]
+    entry_first = lambda m: jnp.moveaxis(m, (-2, -1), (0, 1))  # (settings, n, d, d) → (d, d, settings, n)  # noqa: E731
+    A1, N1 = map(entry_first, transition(h, gamma, learning_rates, momenta, rho, average))
+    A2, N2 = map(entry_first, transition(h, gamma, learning_rates / decay_factor, momenta, rho, average))
+    d = A1.shape[0]
     q = 2 if average else 0
-    u = jnp.array([1.0, 0.0, 1.0][:d])
-    eye = jnp.broadcast_to(jnp.eye(d), A1.shape)
+    eye = jnp.eye(d)[:, :, None, None] + jnp.zeros_like(A1)
     identity = (eye, jnp.zeros_like(A1))
 
     def parts(first, second):
         (p1, n1), (p2, n2) = first, second
+        v = p1[:, 0] + (p1[:, 2] if average else 0.0)  # P u with u = (1, 0, 1): (d, settings, n)
         if not decay:
-            v = jnp.sum(p1 * u, axis=-1)
-            return v[..., q] ** 2 @ weights, n1[..., q, q] @ weights  # weights (n,): ½hᵢ, 0 for padding
-        v = jnp.sum(p1 * u, axis=-1)
-        r = p2[..., q, :]
-        deterministic = jnp.sum(r * v, axis=-1) ** 2
-        noise = jnp.sum(r[..., :, None] * n1 * r[..., None, :], axis=(-2, -1)) + n2[..., q, q]
+            return v[q] ** 2 @ weights, n1[q, q] @ weights  # weights (n,): ½hᵢ, 0 for padding
+        r = p2[q]  # the second phase's row for the loss
+        deterministic = sum(r[i] * v[i] for i in range(d)) ** 2
+        noise = sum(r[i] * n1[i, j] * r[j] for i in range(d) for j in range(d)) + n2[q, q]
         return deterministic @ weights, noise @ weights
 
     def level(carry, square):
@@ -221,9 +221,9 @@ def _loss_parts(h, weights, gamma, learning_rates, momenta, rho, decay_factor, a
 
 
 def _padded(h) -> tuple[np.ndarray, np.ndarray]:
-    """h padded to a power of two (at least 16) with weight-0 coordinates, so a new n rarely compiles."""
+    """h padded to a multiple of 64 with weight-0 coordinates, so a new n rarely compiles."""
     h = np.asarray(h, np.float64)
-    size = max(16, 1 << (h.size - 1).bit_length())
+    size = 64 * -(-h.size // 64)
     weights = np.zeros(size)
     weights[: h.size] = 0.5 * h
     return np.concatenate([h, np.ones(size - h.size)]), weights

@@ -405,3 +405,61 @@ def test_gd_noise_floor_matches_monte_carlo_over_seeds():
         measured = np.asarray(runs.loss, np.float64).mean(axis=0)
         expected = theory.gd_expected_excess_loss(lam, components, alpha, 0.3, 4.0, 300)
         np.testing.assert_allclose(measured[[0, 10, 30, 100, 300]], expected[[0, 10, 30, 100, 300]], rtol=0.12)
+
+
+# --- the batch-size section (the noisy quadratic model) ----------------------------------------
+def nqm_figures(at) -> tuple[dict, dict]:
+    """The section's steps-against-batch-size figure (the one marking B*) and its loss-curves figure after it."""
+    specs = page_checks.figures(at)
+    index = next(i for i, spec in enumerate(specs) if any(str(t.get("name", "")).startswith("B* = ") for t in spec["data"]))
+    return specs[index], specs[index + 1]
+
+
+def test_nqm_section_draws_the_librarys_steps_and_critical_batch_sizes():
+    """At the defaults: one curve per method with the library's best steps at each batch size, and B* marked."""
+    from optimizers import nqm
+
+    at = open_page({"methods": ["gd"]})
+    check_page(at, charts=4)
+    steps, loss = nqm_figures(at)
+    h = nqm.spectrum(1000.0, 100)
+    for name, method in nqm.METHODS.items():
+        study = nqm.study(h, method, 0.01 * nqm.initial_loss(h))[0]
+        trace = next(t for t in steps["data"] if t.get("name") == method.title)
+        drawn = np.fromiter(page_checks.numbers_in(trace["y"]), float)
+        np.testing.assert_allclose(drawn, study.steps[np.isfinite(study.steps)], rtol=1e-6)
+        assert f"B* = {float(f'{study.critical_batch_size:.3g}'):,.0f}" in page_checks.trace_names(steps)
+    assert len(loss["data"]) == 4  # one loss curve per method (the target is a layout line)
+    table = at.table[-1].value
+    assert list(table["method"]) == [m.title for m in nqm.METHODS.values()]
+
+
+def test_nqm_section_at_the_extremes_of_its_controls():
+    at = open_page({"methods": ["gd"], "nqm.kappa": "10000", "nqm.dim": "300", "nqm.target": "0.0001",
+                    "nqm.average": "0.999", "nqm.decay": "100", "nqm.batch": "1048576"})  # fmt: skip
+    check_page(at, charts=4)
+    assert not at.warning
+    steps, _ = nqm_figures(at)
+    assert any("EMA ρ = 0.999, step decay d = 100" in str(t.get("name")) for t in steps["data"])
+    at = open_page({"methods": ["gd"], "nqm.kappa": "10", "nqm.dim": "10", "nqm.target": "0.5", "nqm.average": "0",
+                    "nqm.decay": "1", "nqm.batch": "1", "nqm.methods": ["kfac"]})  # fmt: skip
+    check_page(at, charts=4)
+    steps, loss = nqm_figures(at)
+    assert [t["name"].split(" (")[0] for t in loss["data"]] == ["K-FAC-like, P = H^(−1)"]
+    at = open_page({"methods": ["gd"], "nqm.methods": ""})
+    check_page(at, charts=2)
+    assert any("Choose at least one method for the noisy quadratic model" in i.value for i in at.info)
+
+
+def test_nqm_hostile_link_values_fall_back_with_plain_notes():
+    at = open_page({"methods": ["gd"], "nqm.kappa": "<script>x</script>", "nqm.dim": "1e9", "nqm.target": "inf",
+                    "nqm.methods": ["sgd", "**bold**"], "nqm.average": "1.5", "nqm.decay": "nan", "nqm.batch": "2.5"})  # fmt: skip
+    check_page(at, charts=4)
+    notes = " ".join(page_checks.notes(at))
+    for key in ("nqm.kappa", "nqm.dim", "nqm.target", "nqm.methods", "nqm.average", "nqm.decay", "nqm.batch"):
+        assert key in notes, key
+    assert all("<script>" not in w.value and "**bold**" not in w.value for w in at.warning)  # escaped, never markup
+    link = page_checks.link(at)
+    assert link.get("nqm.methods") == ["sgd"] and not any(k in link for k in ("nqm.kappa", "nqm.dim", "nqm.batch"))
+    steps, _ = nqm_figures(at)
+    assert page_checks.trace_names(steps) >= {"SGD"}

@@ -236,6 +236,6 @@ def test_new_kappa_target_and_options_values_do_not_recompile():
     h = nqm.spectrum(KAPPA, DIMENSION)
     nqm.study(h, nqm.METHODS["adam"], 0.01, average=0.9, decay=3.0)
     with count_compilations() as compilations:
-        other = nqm.spectrum(300.0, 90)  # n pads to the same 128 coordinates
+        other = nqm.spectrum(300.0, 90)  # n pads to the same 128 coordinates (a multiple of 64)
         nqm.study(other, nqm.METHODS["kfac"], 0.05, average=0.5, decay=7.0)
     assert compilations == []

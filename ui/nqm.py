@@ -22,7 +22,7 @@ from ui.chart import chart
 from ui.viewstate import Multi, Number
 
 KAPPA = Parameter(1000.0, 10.0, 1e4, log=True, label="condition number κ")
-DIMENSION = Parameter(100, 10, 1000, log=True, integer=True, label="dimension n")
+DIMENSION = Parameter(100, 10, 300, log=True, integer=True, label="dimension n")
 TARGET = Parameter(0.01, 1e-4, 0.5, log=True, label="target: fraction of the starting loss")
 AVERAGE = Parameter(0.0, 0.0, 0.999, label="EMA of the iterates ρ (0: off)")
 DECAY = Parameter(1.0, 1.0, 100.0, log=True, label="step decay d: α/d for the second half (1: off)")

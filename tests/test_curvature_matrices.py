@@ -163,6 +163,8 @@ def test_the_gauss_newton_is_psd_where_the_hessian_is_not(spirals_at_init):
     assert values["hessian"].min() < -0.05 * top  # a clearly negative eigenvalue, far above float32 rounding
     np.testing.assert_allclose(values["hessian"].sum(), np.trace(found.hessian), rtol=1e-6, atol=1e-9)
     assert np.all(np.diff(values["hessian"]) <= 0)  # largest first
+    # K-FAC's, found block by block, are those of the whole matrix
+    np.testing.assert_allclose(values["kfac"], np.linalg.eigvalsh(found.kfac)[::-1], atol=1e-9 * np.abs(values["kfac"]).max())
 
 
 def test_blocks_names_and_the_relative_errors_are_laid_out_as_the_parameters(spirals_at_init):

@@ -3,7 +3,7 @@ compared per step and per second, with memory."""
 
 import streamlit as st
 
-from ui import controls, scale_up, shell
+from ui import batch_study, controls, scale_up, shell
 
 shell.run_through_entrypoint()
 view = controls.open_view(scale_up.PAGE, scale_up.declare)
@@ -23,3 +23,6 @@ st.markdown(scale_up.device_line(settings, data))
 st.markdown(scale_up.network_summary(settings, data, model))
 chosen = scale_up.optimizer_controls(view, settings, model)
 scale_up.training_view(scale_up.Job(settings, data, model, chosen))
+
+st.divider()
+batch_study.section(view)

@@ -53,8 +53,13 @@ compiled program; a new batch size, chunk length, number of lanes or optimizer
 compiles anew. Every lane's step is the step of ``scaleup.training`` (its
 ``minibatch`` and ``step_extras``), from the same ``init_state``, so a lane
 trains exactly as ``train`` does with that seed and value (tests/test_batch_size.py
-checks it). All six default optimizers take a vmapped hyperparameter; none has to
-be run one by one. The study runs on one device (no data parallelism).
+checks it). Every optimizer takes the vmapped hyperparameter, but K-FAC's lanes run
+one by one (``ONE_BY_ONE``: ``lax.map`` over the lanes inside the same compiled
+chunk, still one program and no recompile for new values): under ``vmap`` its
+every-T-steps branches (inverse refresh, damping update) depend on per-lane state and
+become selects computed on every step, and its 12-lane vmapped chunk at batch 256 on the
+CPU stopped making progress inside XLA on its second execution (all threads idle).
+The study runs on one device (no data parallelism).
 
 ``iterate_study`` yields a ``Progress`` after every chunk, so a caller can show
 it and stop between chunks (``run_study``'s ``stop``); ``Study.rows()`` is the
@@ -85,6 +90,7 @@ DEFAULT_OPTIMIZERS = ("gd", "momentum", "adam", "kfac", "mlbfgs", "damped_ggn")
 SWEPT = {"kfac": "damping"}
 # The grid's centre per optimizer (the swept hyperparameter's value); others: the MLP default.
 CENTRES = {"gd": 0.3, "momentum": 0.03, "adam": 0.003, "mlbfgs": 0.3, "damped_ggn": 1.0, "kfac": 1.0}
+ONE_BY_ONE = frozenset({"kfac"})  # lanes in sequence (lax.map), not vmapped: see the module's docstring
 GRID_RATIO = math.sqrt(10.0)  # neighbouring grid values: half a decade apart
 EXACT_UP_TO = 50  # the full training loss is evaluated after every step up to here…
 RESOLUTION = 0.02  # …and after that on steps at most 2 % apart
@@ -227,6 +233,7 @@ class Study:
     spec: StudySpec
     n_train: int
     initial_loss: float  # the full training loss at step 0, mean over seeds
+    sizes: tuple[int, ...]  # the network's layer sizes
     cells: list[Cell]
     stopped: bool = False
     seconds: float = 0.0
@@ -268,10 +275,11 @@ def _initial_states(optimizer, name, values, seeds, *, model, n_train):
     return jax.vmap(lambda v, s: init_state(model, _with_value(optimizer, name, v), n_train, s))(values, seeds)
 
 
-@functools.partial(jax.jit, static_argnames=("name", "model", "batch_size"))
-def _lanes_chunk(optimizer, name, values, states, data, evaluate, *, model, batch_size):
+@functools.partial(jax.jit, static_argnames=("name", "model", "batch_size", "one_by_one"))
+def _lanes_chunk(optimizer, name, values, states, data, evaluate, *, model, batch_size, one_by_one=False):
     """``len(evaluate)`` steps of every lane; after each step flagged in ``evaluate`` the full training
-    loss (NaN after the others). The flags are not vmapped, so ``lax.cond`` really skips the unflagged."""
+    loss (NaN after the others). The flags are not vmapped, so ``lax.cond`` really skips the unflagged.
+    ``one_by_one``: the lanes one after another (``lax.map``) instead of ``vmap``."""
     x, y = data
     needs, fisher = optimizer.info.needs, _fisher(optimizer)
 
@@ -292,6 +300,8 @@ def _lanes_chunk(optimizer, name, values, states, data, evaluate, *, model, batc
 
         return jax.lax.scan(step, state, evaluate)
 
+    if one_by_one:
+        return jax.lax.map(lambda lane_args: lane(*lane_args), (values, states))
     return jax.vmap(lane)(values, states)
 
 
@@ -346,8 +356,9 @@ def _run_cell(spec: StudySpec, data: Dataset, model: Model, name: str, batch_siz
     while steps_done < spec.max_steps:
         flags = flagged[steps_done + 1 : steps_done + 1 + spec.chunk_steps]
         states, full = _lanes_chunk(
-            optimizer, hyper, lanes_values, states, data.arrays, flags, model=model, batch_size=batch_size
-        )
+            optimizer, hyper, lanes_values, states, data.arrays, flags, model=model, batch_size=batch_size,
+            one_by_one=name in ONE_BY_ONE,
+        )  # fmt: skip
         full = np.asarray(full).reshape(*shape, spec.chunk_steps)
         for offset in np.flatnonzero(flags):
             t = steps_done + 1 + int(offset)
@@ -382,7 +393,7 @@ def iterate_study(spec: StudySpec, data: Dataset | None = None) -> Iterator[Prog
         model=model, n_train=data.n_train,
     )  # fmt: skip
     initial = float(np.mean(np.asarray(_full_losses(start_states.params, *data.arrays, model=model))))
-    study = Study(spec, data.n_train, initial, [])
+    study = Study(spec, data.n_train, initial, model.sizes, [])
     start = time.perf_counter()
     cells = len(spec.batch_sizes) * len(spec.optimizers)
     for b, batch_size in enumerate(spec.batch_sizes):

@@ -40,7 +40,7 @@ from scaleup import (
 from scaleup.explanations import COST_PER_STEP
 from scaleup.parallel import batch_split
 from scaleup.training import BLOW_UP, DENSE_CURVATURE
-from ui import controls
+from ui import batch_study, controls
 from ui.chart import chart
 from ui.runs import f32
 from ui.optimizer_fields import setting_fields
@@ -109,6 +109,7 @@ def declare(view: dict):
     yield Multi("opt", "Optimizers", ("adam", "mlbfgs"), options=tuple(OPTIMIZERS), titles=OPTIMIZER_TITLES)
     for name in view["opt"]:
         yield from setting_fields(name, name, MLP_DEFAULTS.get(name, {}))  # defaults for MLPs where they differ
+    yield from batch_study.declare(view)  # the batch-size study's section, keys study.*
 
 
 # --- controls -----------------------------------------------------------------------

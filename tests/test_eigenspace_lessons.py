@@ -65,6 +65,17 @@ are numbered as on the page, from the smallest eigenvalue (1). Steps count from 
                     "all") or not (``holds`` = "newest": some older residual above ``older_above``)
     same_as_cg      the iterates up to ``steps`` are conjugate gradient's (float64) to within
                     ``tolerance``·‖x⁰‖
+
+The batch-size section (``optimizers.nqm``, at the lesson's ``nqm.*`` controls) has claims of its own,
+on ``nqm_method`` (one of ``nqm.METHODS``), plain or, with ``variant = true``, with the section's EMA
+and decay; ``batch`` is a batch size of the study's grid:
+
+    nqm_steps       the best steps to the target at ``batch`` are ``value``
+    nqm_steps_from  the best steps are ``value`` at ``batch`` and at every larger batch
+    nqm_critical    the critical batch size is ``value`` ± ``tolerance``
+    nqm_scaling     from B = 1 to ``to`` each doubling multiplies the steps by ``low`` … ``high``
+    nqm_best_learning_rate  the best α at ``batch`` is ``value`` ± ``tolerance``
+    nqm_best_momentum  the best β at ``batch`` is ``value``
 """
 
 from __future__ import annotations
@@ -79,7 +90,7 @@ import pytest
 from landscapes import get_landscape, ill_conditioned_quadratic, log_uniform_spectrum, minibatch_quadratic
 from landscapes import quadratic_from_spectrum
 from landscapes.local_model import critical_point_model
-from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
+from optimizers import OPTIMIZERS, get_optimizer, nqm, run_trajectory, theory
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, observer
 from optimizers.preconditioners import run_with_preconditioner
 from ui import controls, eigenspace, lessons, viewstate
@@ -328,6 +339,8 @@ def check_claim(name: str, claim: dict):
             assert list(lessons.link_texts(value)) == list(fields_of(state)[key].write(state[key])), (key, state[key])
     elif kind in THEORY:
         THEORY[kind](claim, settings, lam)
+    elif kind in NQM_CLAIMS:
+        NQM_CLAIMS[kind](claim, nqm_study_of(name, claim))
     elif kind == "first_within":
         found = first_step_within(run.spectrum, claim["tolerance"])
         assert found == claim["step"], (found, distance_from_newton(run.spectrum)[:30])
@@ -477,6 +490,63 @@ THEORY = {
     "complex_for_every_momentum": _complex_for_every_momentum,
     "stability_limit": _stability_limit,
     "grows_for_every_step": _grows_for_every_step,
+}
+
+
+# --- claims on the batch-size section (optimizers.nqm) at the lesson's nqm.* controls ------------
+@functools.cache
+def nqm_study(kappa: float, dimension: int, target: float, method: str, average: float, decay: float) -> nqm.Study:
+    h = nqm.spectrum(kappa, dimension)
+    return nqm.study(h, nqm.METHODS[method], target * nqm.initial_loss(h), average=average, decay=decay)[0]
+
+
+def nqm_study_of(name: str, claim: dict) -> nqm.Study:
+    state = lesson_state_of(name, claim.get("with"))
+    average, decay = (state["nqm.average"], state["nqm.decay"]) if claim.get("variant") else (0.0, 1.0)
+    return nqm_study(float(state["nqm.kappa"]), int(state["nqm.dim"]), float(state["nqm.target"]), claim["nqm_method"],
+                     float(average), float(decay))  # fmt: skip
+
+
+def _at_batch(study: nqm.Study, batch) -> int:
+    found = np.flatnonzero(study.batch_sizes == batch)
+    assert found.size == 1, f"batch {batch} is not on the study's grid"
+    return int(found[0])
+
+
+def _nqm_steps(claim, study):
+    steps = study.steps[_at_batch(study, claim["batch"])]
+    assert steps == claim["value"], steps
+
+
+def _nqm_steps_from(claim, study):
+    steps = study.steps[_at_batch(study, claim["batch"]) :]
+    assert np.all(steps == claim["value"]), steps
+
+
+def _nqm_critical(claim, study):
+    assert study.critical_batch_size is not None and near(study.critical_batch_size, claim), study.critical_batch_size
+
+
+def _nqm_scaling(claim, study):
+    ratios = study.steps[1 : _at_batch(study, claim["to"]) + 1] / study.steps[: _at_batch(study, claim["to"])]
+    assert ratios.size and claim["low"] <= ratios.min() and ratios.max() <= claim["high"], ratios
+
+
+def _nqm_best_learning_rate(claim, study):
+    assert near(study.learning_rate[_at_batch(study, claim["batch"])], claim), study.learning_rate
+
+
+def _nqm_best_momentum(claim, study):
+    assert study.momentum[_at_batch(study, claim["batch"])] == claim["value"], study.momentum
+
+
+NQM_CLAIMS = {
+    "nqm_steps": _nqm_steps,
+    "nqm_steps_from": _nqm_steps_from,
+    "nqm_critical": _nqm_critical,
+    "nqm_scaling": _nqm_scaling,
+    "nqm_best_learning_rate": _nqm_best_learning_rate,
+    "nqm_best_momentum": _nqm_best_momentum,
 }
 
 

@@ -61,7 +61,10 @@ batch). For S(B) = S_min (1 + B_noise/B) this is B* = B_noise (McCandlish et al.
 of Large-Batch Training", 2018).
 
 Everything runs in float64 (``jax.enable_x64`` inside the calls only): 2²⁴ steps of a factor near 1
-lose all of float32's digits.
+lose all of float32's digits. Cost, measured on the project's 2-core machine (CPU time, compiled): the
+curves of all four methods at κ = 1000, n = 100 take 0.25 s (heavy ball's 320 settings most of it);
+with the EMA and the decay (3×3 maps, two phases) 1.9 s; at n = 300 with both 4.5 s. A new target or
+batch size reuses the curves (the page caches them) and costs only ``first_below``.
 """
 
 from __future__ import annotations

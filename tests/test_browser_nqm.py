@@ -69,4 +69,16 @@ def test_a_hostile_nqm_link_falls_back_with_a_plain_note(browser):
     assert "nqm.kappa" in main or "condition number κ" in main
     assert page.locator("[data-testid='stMain'] b").filter(has_text="big").count() == 0  # never markup
     assert "nqm.kappa" not in query(page) and "nqm.dim" not in query(page)
+    page.screenshot(path=str(ARTIFACTS / "nqm_hostile_link.png"))
+    page.close()
+
+
+def test_the_batch_size_lesson_opens_with_its_section(browser):
+    page = browser.open_page("/eigenspace?lesson=averaging_batch", charts=6)
+    assert not errors_on(page)
+    assert "Averaging and decay at small and large batches" in page.inner_text("[data-testid='stMain']")
+    page.screenshot(path=str(ARTIFACTS / "nqm_lesson_text.png"))
+    names = figure_names(page)[steps_figure_index(page)]
+    assert "SGD" in names and "SGD, EMA ρ = 0.99, step decay d = 10" in names
+    section_screenshot(page, "nqm_lesson")
     page.close()

@@ -240,10 +240,10 @@ def section(view):
     chart(steps_figure(studies, settings), key="nqm_steps_plot")
     st.caption(
         "Each point: the fewest steps for which the expected loss E[L] reaches the target, over a grid of α "
-        "(6 per decade, 10⁻⁶ to 3.2) and, for heavy ball, β (0 to 0.999), at that batch size; steps are read on a "
-        "grid 1/16 of a doubling apart. Dotted: perfect scaling, steps ∝ 1/B from B = 1. ◆: the critical "
-        "batch size B*, where the steps reach twice the perfect-scaling line. Past it, larger batches barely "
-        "reduce the steps. The loss is exact: the second moments of every coordinate follow a linear "
+        "(6 per decade, 10⁻⁶ to 3.2) and, for heavy ball, β (0 to 0.999), at that batch size; steps are counted one by one up to 32, "
+        "then on 16 points per doubling. Dotted: perfect scaling, steps ∝ 1/B from B = 1. ◆: the critical "
+        "batch size B*, where the steps reach twice the perfect-scaling line (for steps S_min(1 + B_noise/B) that "
+        "is about B_noise, McCandlish et al. 2018). The loss is exact: the second moments of every coordinate follow a linear "
         "recurrence (no sampling)."
         + ("" if not settings.varied else " Dashed: the same methods with " + settings.variant_label() + ".")
     )

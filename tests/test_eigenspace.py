@@ -436,7 +436,7 @@ def test_nqm_section_draws_the_librarys_steps_and_critical_batch_sizes():
 
 def test_nqm_section_at_the_extremes_of_its_controls():
     at = open_page({"methods": ["gd"], "nqm.kappa": "10000", "nqm.dim": "300", "nqm.target": "0.0001",
-                    "nqm.average": "0.999", "nqm.decay": "100", "nqm.batch": "1048576"})  # fmt: skip
+                    "nqm.average": "0.999", "nqm.decay": "100", "nqm.batch": "1000000"})  # fmt: skip
     check_page(at, charts=4)
     assert not at.warning
     steps, _ = nqm_figures(at)

@@ -26,7 +26,7 @@ DIMENSION = Parameter(100, 10, 300, log=True, integer=True, label="dimension n")
 TARGET = Parameter(0.01, 1e-4, 0.5, log=True, label="target: fraction of the starting loss")
 AVERAGE = Parameter(0.0, 0.0, 0.999, label="EMA of the iterates ρ (0: off)")
 DECAY = Parameter(1.0, 1.0, 100.0, log=True, label="step decay d: α/d for the second half (1: off)")
-BATCH = Parameter(64, 1, int(nqm.BATCH_SIZES[-1]), log=True, integer=True, label="batch size of the loss curves")
+BATCH = Parameter(64, 1, 1_000_000, log=True, integer=True, label="batch size of the loss curves")  # 2²⁰ would not survive the slider grid's 6 figures
 METHOD_TITLES = {name: method.title for name, method in nqm.METHODS.items()}
 COLORS = {"sgd": "#1f77b4", "momentum": "#d62728", "adam": "#2ca02c", "kfac": "#9467bd"}
 KEYS = ("nqm.kappa", "nqm.dim", "nqm.target", "nqm.methods", "nqm.average", "nqm.decay", "nqm.batch")

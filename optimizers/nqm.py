@@ -78,7 +78,7 @@ import numpy as np
 
 PER_OCTAVE = 16
 LEVELS = 21  # the step grid reaches 32 · 2^(LEVELS − 2) = 2²⁴
-LEARNING_RATES = 10.0 ** np.arange(-6.0, 0.65, 1 / 6)  # 10⁻⁶ … 4.6, 6 per decade
+LEARNING_RATES = 10.0 ** np.arange(-6.0, 0.65, 1 / 6)  # 10⁻⁶ … 3.2, 6 per decade
 MOMENTA = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999)
 BATCH_SIZES = 2.0 ** np.arange(0, 21)  # 1 … 2²⁰
 SCALING_FACTOR = 2.0  # the critical batch size: steps twice the perfect-scaling line

@@ -19,6 +19,7 @@ from optimizers import nqm
 from parameters import Parameter
 from ui import controls
 from ui.chart import chart
+from ui.explorer import _docstring_markdown
 from ui.viewstate import Multi, Number
 
 KAPPA = Parameter(1000.0, 10.0, 1e4, log=True, label="condition number κ")
@@ -259,6 +260,4 @@ def section(view):
         "With a step decay the dashed curve is the loss at the end of a run of T steps, plotted against T."
     )
     with st.expander("The noisy quadratic model, derived"):
-        from ui.explorer import _docstring_markdown
-
         st.markdown(_docstring_markdown(nqm.__doc__))

@@ -14,7 +14,7 @@ which for n = κ is the paper's hᵢ = 1/i. Every coordinate starts at θᵢ = 1
 
 **The methods.** Preconditioned heavy-ball momentum with P = H^(−γ) and step αₜ,
 
-    zₜ₊₁ = β zₜ + P gₜ,    θₜ₊₁ = θₜ − αₜ zₜ₊₁,    z₀ = 0       (``optimizers.momentum``'s convention)
+    zₜ₊₁ = β zₜ + P gₜ,    θₜ₊₁ = θₜ − αₜ zₜ₊₁,    z₀ = 0       (as in optimizers.momentum)
 
 γ = 0 is SGD (β = 0) or heavy ball; γ = ½ models Adam's diagonal scaling (Adam-like), γ = 1 an exact
 curvature model (Newton, K-FAC-like). Optionally the iterates are averaged, θ̃ₜ₊₁ = ρ θ̃ₜ + (1 − ρ) θₜ₊₁
@@ -57,7 +57,7 @@ from a grid (``LEARNING_RATES``, 6 per decade from 10⁻⁶; ``MOMENTA``, 0 to 0
 **Critical batch size.** Perfect scaling is steps ∝ 1/B: S(B) = S(B₀) B₀/B from the smallest batch
 B₀. The critical batch size B* is where the steps first reach twice that line, S(B) = 2 S(B₀) B₀/B
 (log-linear interpolation between grid batches; None if it stays within a factor 2 up to the largest
-batch). For S(B) = S_min (1 + B_noise/B) this is B* = B_noise (McCandlish et al., "An Empirical Model
+batch). For S(B) = S_min (1 + B_noise/B) this is B* = B_noise + 2 from B₀ = 1 (McCandlish et al., "An Empirical Model
 of Large-Batch Training", 2018).
 
 Everything runs in float64 (``jax.enable_x64`` inside the calls only): 2²⁴ steps of a factor near 1

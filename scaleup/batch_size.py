@@ -89,7 +89,7 @@ DEFAULT_OPTIMIZERS = ("gd", "momentum", "adam", "kfac", "mlbfgs", "damped_ggn")
 # K-FAC sets α and μ itself (adaptive_step): the grid varies its initial damping instead.
 SWEPT = {"kfac": "damping"}
 # The grid's centre per optimizer (the swept hyperparameter's value); others: the MLP default.
-CENTRES = {"gd": 0.3, "momentum": 0.03, "adam": 0.003, "mlbfgs": 0.3, "damped_ggn": 1.0, "kfac": 1.0}
+CENTRES = {"gd": 1.0, "momentum": 0.1, "adam": 0.01, "mlbfgs": 1.0, "damped_ggn": 3.0, "kfac": 0.1}
 ONE_BY_ONE = frozenset({"kfac"})  # lanes in sequence (lax.map), not vmapped: see the module's docstring
 GRID_RATIO = math.sqrt(10.0)  # neighbouring grid values: half a decade apart
 EXACT_UP_TO = 50  # the full training loss is evaluated after every step up to here…
@@ -134,12 +134,12 @@ class StudySpec:
     width: int = 32
     depth: int = 1
     activation: str = "tanh"
-    batch_sizes: tuple[int, ...] = (16, 64, 256, 1024)
+    batch_sizes: tuple[int, ...] = (8, 32, 128, 512, 0)
     optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
-    grid_points: int = 4
+    grid_points: int = 5
     seeds: tuple[int, ...] = (0, 1, 2)
-    target: float = 0.1
-    max_steps: int = 2000
+    target: float = 0.05
+    max_steps: int = 3000
     chunk_steps: int = 100
     data_seed: int = 0
     grids: tuple[tuple[str, tuple[float, ...]], ...] = ()
@@ -454,6 +454,24 @@ def scaling_slope(study: Study, optimizer: str) -> float | None:
     x = np.log([c.batch_size for c in cells])
     y = np.log([c.median for c in cells])
     return float(np.polyfit(x, y, 1)[0])
+
+
+def critical_batch(study: Study, optimizer: str) -> tuple[int, int] | None:
+    """(anchor, critical): the perfect-scaling line runs through ``optimizer``'s median at its smallest batch
+    where it reached the target (the anchor), steps = s₀·b₀/b; the critical batch size is the largest
+    measured batch, counting up from the anchor, whose steps stay within twice that line (the noisy
+    quadratic page's definition). None when it reached at fewer than two batch sizes."""
+    cells = sorted((c for c in study.cells if c.optimizer == optimizer and c.complete and c.reached),
+                   key=lambda c: c.batch_size)  # fmt: skip
+    if len(cells) < 2:
+        return None
+    anchor = cells[0]
+    critical = anchor.batch_size
+    for cell in cells[1:]:
+        if cell.median > 2 * anchor.median * anchor.batch_size / cell.batch_size:
+            break
+        critical = cell.batch_size
+    return anchor.batch_size, critical
 
 
 def default_values(names: Sequence[str], points: int) -> dict[str, tuple[float, ...]]:

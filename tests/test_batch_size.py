@@ -12,7 +12,10 @@ from scaleup import load_task, make_optimizer, train
 from scaleup.batch_size import (
     EXACT_UP_TO,
     RESOLUTION,
+    CENTRES,
     Cell,
+    Study,
+    critical_batch,
     StudySpec,
     evaluation_steps,
     grid,
@@ -20,6 +23,7 @@ from scaleup.batch_size import (
     markdown_table,
     run_study,
     scaling_slope,
+    swept,
 )
 from scaleup.training import init_state
 from test_engine import count_compilations
@@ -176,7 +180,8 @@ def test_grid_is_half_decades_around_the_centre_clipped_to_the_range():
     np.testing.assert_allclose(grid("adam", 4, centre=0.01), [0.001, 10**-2.5, 0.01, 10**-1.5], rtol=1e-5)
     assert grid("gd", 5, centre=3.0)[-1] == 10.0  # 30 clipped to the learning rate's maximum
     assert grid("gd", 7, centre=3.0).count(10.0) == 1  # and not repeated
-    assert grid("kfac", 1) == (1.0,)  # K-FAC's grid is over its initial damping
+    assert swept("kfac") == "damping" and grid("kfac", 1) == (CENTRES["kfac"],)  # K-FAC's grid: its initial damping
+    assert all(swept(name) == "learning_rate" for name in ("gd", "momentum", "adam", "mlbfgs", "damped_ggn"))
 
 
 def cell_with(steps, diverged=None):
@@ -196,3 +201,20 @@ def test_median_over_seeds_counts_not_reached_as_infinite_and_ties_go_to_the_sma
     assert (row["steps_fastest"], row["steps_slowest"], row["seeds_reached"]) == (20, 25, 3)
     even = cell_with([[10, inf]])
     assert math.isinf(even.median) and not even.reached and even.row()["steps_median"] is None
+
+
+def test_the_critical_batch_is_the_last_within_twice_the_perfect_scaling_line():
+    inf = math.inf
+    medians = {8: 800, 32: 300, 128: 250, 512: 60}  # 300 ≤ 2·200; 250 > 2·50: saturated at 32, whatever comes later
+    cells = [cell_with([[m]]) for m in medians.values()]
+    for cell, batch in zip(cells, medians):
+        cell.batch_size, cell.complete = batch, True
+    study = Study(StudySpec(), 1438, 2.3, (64, 32, 10), cells)
+    assert critical_batch(study, "gd") == (8, 32)
+    assert math.isclose(scaling_slope(study, "gd"), np.polyfit(np.log(list(medians)), np.log(list(medians.values())), 1)[0])
+    cells[0].steps[:] = inf  # not reached at 8: the line runs through batch 32
+    assert critical_batch(study, "gd") == (32, 32)
+    cells[1].steps[:] = inf
+    assert critical_batch(study, "gd") == (128, 512)  # 60 ≤ 2·250/4
+    cells[2].steps[:] = inf
+    assert critical_batch(study, "gd") is None

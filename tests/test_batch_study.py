@@ -28,7 +28,7 @@ def test_the_section_draws_with_its_controls_and_runs_nothing_until_start():
     assert not at.exception
     assert any(h.value == "Batch size: when curvature pays" for h in at.header)
     assert at.button(key="study_start").label == "Start the study" and not at.button(key="study_start").disabled
-    assert any("24 batch-size × optimizer cells, 12 runs each" in box.value for box in at.info)
+    assert any("30 batch-size × optimizer cells, 15 runs each" in box.value for box in at.info)
     assert at.multiselect(key="study.opt").value == list(batch_study.DEFAULT_OPTIMIZERS)
     assert not [f for f in page_checks.figures(at) if "steps to training loss" in str(f["layout"])]
 
@@ -74,11 +74,11 @@ def test_start_runs_a_tiny_study_to_the_end_and_a_second_visit_draws_it_from_the
 
 
 def test_extreme_settings_draw_without_running():
-    query = {"study.batch": [str(b) for b in (16, 32, 64, 128, 256, 512, 1024)] + ["full batch"],
-             "study.grid": "6", "study.seeds": "5", "study.steps": "5000", "study.target": "0.001"}  # fmt: skip
+    query = {"study.batch": [str(b) for b in (4, 8, 16, 32, 64, 128, 256, 512, 1024)] + ["full batch"],
+             "study.grid": "7", "study.seeds": "5", "study.steps": "5000", "study.target": "0.001"}  # fmt: skip
     at = page_checks.open_page(PAGE, query)
     assert not at.exception and not page_checks.notes(at)
-    assert any("48 batch-size × optimizer cells, 30 runs each" in box.value and "5000 steps" in box.value
+    assert any("60 batch-size × optimizer cells, 35 runs each" in box.value and "5000 steps" in box.value
                for box in at.info)  # fmt: skip
     none = page_checks.open_page(PAGE, {"study.batch": "", "study.opt": ""})
     assert not none.exception and none.button(key="study_start").disabled
@@ -132,11 +132,21 @@ def test_the_words_follow_the_numbers():
     assert "K-FAC: from batch 16 to 256 (16× larger) its median steps fell 80.0× (400 → 5), close to perfect scaling." in words
     assert any("K-FAC needed 2.0× fewer steps than gradient descent at batch 16 and 10.0× fewer at batch 256: the gap "
                "is wider at the large batch" in w for w in words)  # fmt: skip
+    assert "Critical batch size, the largest measured batch whose steps stay within twice the perfect-scaling line: " \
+        "Gradient descent none up to 256 (line through batch 16); K-FAC none up to 256 (line through batch 16)." in words
+    assert not any("saturate" in w and "no later" in w for w in words)  # neither saturated: no comparison
     saturated = batch_study.findings(made_study({(16, "gd"): 800, (16, "kfac"): 100, (256, "gd"): 400, (256, "kfac"): 60}))
     assert any("fell 2.0× (800 → 400), far from perfect scaling: the steps saturate" in w for w in saturated)
     assert any("the gap is not wider at the large batch, unlike the noisy quadratic model" in w for w in saturated)
+    # gd: 400 > 2 · 50 (the line at 256); K-FAC: 60 > 2 · 6.25: both saturate after batch 16
+    assert "K-FAC saturates no later than gradient descent, unlike the noisy quadratic model's preconditioned methods." in saturated
+    later = batch_study.findings(made_study({(16, "gd"): 800, (64, "gd"): 700, (16, "kfac"): 100, (64, "kfac"): 30}))
+    assert "K-FAC saturates at a larger batch than gradient descent, as the noisy quadratic model predicts for " \
+        "preconditioned methods." in later
     missed = made_study({(16, "gd"): np.inf, (16, "kfac"): 100, (256, "gd"): 400, (256, "kfac"): 60})
     assert "Gradient descent did not reach the target at batch 16 within 1000 steps." in batch_study.findings(missed)
+    noisy = batch_study.findings(made_study({(16, "gd"): 800, (16, "kfac"): np.inf, (256, "gd"): 400, (256, "kfac"): 60}))
+    assert any(w.startswith("At batch 16 K-FAC did not reach the target while gradient descent did (800 steps)") for w in noisy)
 
 
 def test_the_csv_has_one_row_per_run():

@@ -20,17 +20,26 @@ import streamlit as st
 from optimizers import OPTIMIZERS
 from parameters import Parameter
 from scaleup import TASKS
-from scaleup.batch_size import DEFAULT_OPTIMIZERS, EXACT_UP_TO, RESOLUTION, Study, StudySpec, iterate_study, swept
+from scaleup.batch_size import (
+    DEFAULT_OPTIMIZERS,
+    EXACT_UP_TO,
+    RESOLUTION,
+    Study,
+    StudySpec,
+    critical_batch,
+    iterate_study,
+    swept,
+)
 from ui import controls
 from ui.chart import chart
 from ui.viewstate import Choice, Multi, Number
 
 PREFIX = "study."
-BATCH_OPTIONS = (16, 32, 64, 128, 256, 512, 1024, 0)  # 0: the whole training set
-GRID = Parameter(4, 1, 6, integer=True, label="Grid values per optimizer (half a decade apart)")
+BATCH_OPTIONS = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 0)  # 0: the whole training set
+GRID = Parameter(StudySpec.grid_points, 1, 7, integer=True, label="Grid values per optimizer (half a decade apart)")
 SEEDS = Parameter(3, 1, 5, integer=True, label="Seeds")
-TARGET = Parameter(0.1, 0.001, 2.0, log=True, label="Target training loss")
-MAX_STEPS = Parameter(2000, 50, 5000, log=True, integer=True, label="At most this many steps")
+TARGET = Parameter(StudySpec.target, 0.001, 2.0, log=True, label="Target training loss")
+MAX_STEPS = Parameter(StudySpec.max_steps, 50, 5000, log=True, integer=True, label="At most this many steps")
 CHUNK = 50  # steps per compiled chunk: the progress bar moves, and Stop is seen, after each
 RESULT = "study.result"  # this session's last study, finished or not
 SECOND_ORDER = ("kfac", "damped_ggn", "mlbfgs")
@@ -46,7 +55,7 @@ def batch_title(batch: int) -> str:
 def declare(view: dict):
     """The section's controls (keys ``study.*``), in the order drawn."""
     yield Choice(PREFIX + "task", "Task", "digits", options=tuple(TASKS), titles={k: t.title for k, t in TASKS.items()})
-    yield Multi(PREFIX + "batch", "Batch sizes", (16, 64, 256, 1024), options=BATCH_OPTIONS,
+    yield Multi(PREFIX + "batch", "Batch sizes", StudySpec.batch_sizes, options=BATCH_OPTIONS,
                 titles={b: batch_title(b) for b in BATCH_OPTIONS})  # fmt: skip
     yield Multi(PREFIX + "opt", "Optimizers", DEFAULT_OPTIMIZERS, options=DEFAULT_OPTIMIZERS,
                 titles={name: OPTIMIZERS[name].title for name in DEFAULT_OPTIMIZERS})  # fmt: skip
@@ -227,6 +236,29 @@ def findings(study: Study) -> list[str]:
                  "more as the batch grows")  # fmt: skip
         lines.append(f"{title} needed {at_small:.1f}× fewer steps than gradient descent at batch {small} and "
                      f"{at_large:.1f}× fewer at batch {large}: the gap is {trend}.")  # fmt: skip
+    gd_small = next((c for c in study.cells if c.batch_size == small and c.optimizer == "gd" and c.complete), None)
+    for name in SECOND_ORDER:
+        cell = next((c for c in study.cells if c.batch_size == small and c.optimizer == name and c.complete), None)
+        if gd_small is not None and cell is not None and gd_small.reached and not cell.reached:
+            lines.append(f"At batch {small} {OPTIMIZERS[name].title} did not reach the target while gradient descent "
+                         f"did ({gd_small.median:.0f} steps): unlike the noisy quadratic model, where at small batches "
+                         "the methods need about the same number of steps.")  # fmt: skip
+    critical = {name: critical_batch(study, name) for name in names}
+    known = {name: found for name, found in critical.items() if found is not None}
+    if known:
+        parts = [f"{OPTIMIZERS[name].title} {'none up to ' if c == large else ''}{c} (line through batch {a})"
+                 for name, (a, c) in known.items()]  # fmt: skip
+        lines.append("Critical batch size, the largest measured batch whose steps stay within twice the "
+                     "perfect-scaling line: " + "; ".join(parts) + ".")  # fmt: skip
+        if "gd" in known and known["gd"][1] < large:  # gradient descent saturated within the measured batches
+            later = [OPTIMIZERS[n].title for n in SECOND_ORDER if n in known and known[n][1] > known["gd"][1]]
+            not_later = [OPTIMIZERS[n].title for n in SECOND_ORDER if n in known and known[n][1] <= known["gd"][1]]
+            if later:
+                lines.append(f"{', '.join(later)} saturate{'s' if len(later) == 1 else ''} at a larger batch than "
+                             "gradient descent, as the noisy quadratic model predicts for preconditioned methods.")  # fmt: skip
+            if not_later:
+                lines.append(f"{', '.join(not_later)} saturate{'s' if len(not_later) == 1 else ''} no later than "
+                             "gradient descent, unlike the noisy quadratic model's preconditioned methods.")  # fmt: skip
     return lines
 
 

@@ -182,18 +182,24 @@ def _batch_text(value: float) -> str:
 
 
 def _format_steps(value: float) -> str:
-    return "not reached" if not np.isfinite(value) else f"{value:,.0f}"
+    return "not within 2²⁴ steps" if not np.isfinite(value) else f"{value:,.0f}"
 
 
 def table(studies: dict[tuple[str, bool], nqm.Study], settings: NQMSettings) -> pd.DataFrame:
     rows = []
     for (name, variant), study in studies.items():
         critical = study.critical_batch_size
+        if critical is not None:
+            critical_text = _batch_text(critical)
+        elif np.isfinite(study.steps[0]):
+            critical_text = "beyond the largest batch"
+        else:  # the perfect-scaling line starts at B = 1
+            critical_text = "— (no perfect-scaling line: B = 1 needs over 2²⁴ steps)"
         rows.append({
             "method": METHOD_TITLES[name] + (f", {settings.variant_label()}" if variant else ""),
             "steps at B = 1": _format_steps(study.steps[0]),
             f"steps at B = {study.batch_sizes[-1]:,.0f}": _format_steps(study.steps[-1]),
-            "critical batch size B*": "beyond the largest batch" if critical is None else _batch_text(critical),
+            "critical batch size B*": critical_text,
             "best α at B = 1": "—" if np.isnan(study.learning_rate[0]) else f"{study.learning_rate[0]:.3g}",
         })  # fmt: skip
     return pd.DataFrame(rows)

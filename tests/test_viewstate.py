@@ -273,3 +273,19 @@ def test_a_text_field_refuses_what_its_check_refuses_with_a_note():
     assert reading.notes[0].plain() == "The link's formula=x*z was ignored: no z allowed at column 3. Using x + y."
     assert read(declare, query(formula="x" * 21), {}).notes[0].message.startswith("was ignored: it is longer than 20")
     assert write(declare, {"formula": "x*y"}, {}) == query(formula="x*y")
+
+
+@given(st.integers(1, 10**6), st.integers(1, 8))
+@settings(max_examples=60, deadline=None)
+def test_a_log_slider_offers_only_values_inside_its_range(low, decades):
+    """Every value a slider offers is one it accepts: whole numbers exact (2²⁰ stays 1048576), reals in range."""
+    from parameters import Parameter
+
+    high = low * 10**decades
+    for integer in (True, False):
+        spec = Parameter(low, low, high, log=True, integer=integer)
+        grid = slider_grid(spec)
+        assert grid[0] == low and grid[-1] == high
+        assert all(low <= v <= high for v in grid)
+        assert all(isinstance(v, int) for v in grid) if integer else True
+    assert 2**20 in slider_grid(Parameter(16, 1, 2**20, log=True, integer=True))

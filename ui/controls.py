@@ -57,7 +57,8 @@ def slider_grid(spec: Parameter) -> list[float | int]:
         values = [m * 10.0**d for d in decades for m in mantissas]
         if spec.integer:
             values += [2**k for k in range(int(math.log2(high)) + 1)]
-        values = [float(f"{v:.6g}") for v in values if bottom <= v <= high]
+        # Round away the float noise of m·10^d; whole numbers stay exact (2²⁰ is not 1.04858e6).
+        values = [v if spec.integer else float(f"{v:.6g}") for v in values if bottom <= v <= high]
         if low == 0:
             values.append(0.0)
     elif spec.integer and high - low <= 2 * LINEAR_POINTS:

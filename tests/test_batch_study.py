@@ -63,6 +63,9 @@ def test_start_runs_a_tiny_study_to_the_end_and_a_second_visit_draws_it_from_the
     for title in ("Gradient descent", "K-FAC"):
         assert drawn[title] == list(table[table.optimizer == title]["median steps"].astype(float))
     assert any(name.startswith("perfect scaling, slope −1") for name in drawn)
+    low, high = figure["layout"]["yaxis"]["range"]  # log10: the axis spans the medians, not the whole reference line
+    medians = table["median steps"].astype(float)
+    assert low < np.log10(medians.min()) < np.log10(medians.max()) < high and high - low < 2
     assert any("K-FAC needed" in m.value and "fewer steps than gradient descent" in m.value for m in at.markdown)
     assert at.get("download_button")
 
@@ -112,6 +115,7 @@ def test_a_stopped_study_is_shown_as_stopped():
     assert not at.exception
     assert any("Stopped early" in box.value for box in at.info)
     assert list(at.dataframe[-1].value["finished"]) == ["stopped"]
+    assert not [f for f in page_checks.figures(at) if "steps to training loss" in str(f["layout"])]  # nothing final
 
 
 # --- the words, on a hand-made result --------------------------------------------------------------

@@ -106,9 +106,11 @@ def remember(study: Study):
 # --- what is drawn ----------------------------------------------------------------------------------
 def figure(study: Study) -> go.Figure:
     """Median steps to target against batch size, log–log, per optimizer (bars: fastest to slowest seed);
-    open markers at the cap where an optimizer did not reach; a slope −1 line for reference."""
+    open markers at the cap where an optimizer did not reach; a slope −1 line for reference. Finished
+    cells only."""
     fig = go.Figure()
     rows = pd.DataFrame(study.rows())
+    rows = rows[rows.complete]  # a stopped cell's figures are not final: only the table lists it
     cap = study.spec.max_steps
     for name in dict.fromkeys(rows.optimizer):
         mine = rows[rows.optimizer == name].sort_values("batch_size")
@@ -138,6 +140,11 @@ def figure(study: Study) -> go.Figure:
                                  line=dict(color="#7f7f7f", dash="dash", width=1)))  # fmt: skip
     fig.update_xaxes(type="log", title_text="batch size (log)")
     fig.update_yaxes(type="log", title_text=f"steps to training loss ≤ {study.spec.target:g} (log)")
+    shown = [v for column in ("steps_median", "steps_fastest", "steps_slowest") for v in rows[column] if v is not None]
+    shown += [cap] if not rows.reached.all() else []
+    shown = [float(v) for v in shown if np.isfinite(float(v))]
+    if shown:  # the axis spans the measurements; the reference line may leave it
+        fig.update_yaxes(range=[np.log10(min(shown)) - 0.15, np.log10(max(shown)) + 0.15])
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -289,8 +296,9 @@ def _run(spec: StudySpec, boxes) -> Study | None:
 
 
 def _draw(study: Study, boxes):
-    with boxes["chart"]:
-        chart(figure(study), key=f"batch_study_chart_{next(boxes['drawings'])}")
+    if any(cell.complete for cell in study.cells):
+        with boxes["chart"]:
+            chart(figure(study), key=f"batch_study_chart_{next(boxes['drawings'])}")
     boxes["table"].dataframe(table(study), hide_index=True, width="stretch")
 
 

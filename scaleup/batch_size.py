@@ -136,7 +136,7 @@ class StudySpec:
     activation: str = "tanh"
     batch_sizes: tuple[int, ...] = (8, 32, 128, 512, 0)
     optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
-    grid_points: int = 5
+    grid_points: int = 7
     seeds: tuple[int, ...] = (0, 1, 2)
     target: float = 0.05
     max_steps: int = 3000

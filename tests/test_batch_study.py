@@ -28,7 +28,7 @@ def test_the_section_draws_with_its_controls_and_runs_nothing_until_start():
     assert not at.exception
     assert any(h.value == "Batch size: when curvature pays" for h in at.header)
     assert at.button(key="study_start").label == "Start the study" and not at.button(key="study_start").disabled
-    assert any("30 batch-size × optimizer cells, 15 runs each" in box.value for box in at.info)
+    assert any("30 batch-size × optimizer cells, 21 runs each" in box.value for box in at.info)
     assert at.multiselect(key="study.opt").value == list(batch_study.DEFAULT_OPTIMIZERS)
     assert not [f for f in page_checks.figures(at) if "steps to training loss" in str(f["layout"])]
 
@@ -78,10 +78,10 @@ def test_start_runs_a_tiny_study_to_the_end_and_a_second_visit_draws_it_from_the
 
 def test_extreme_settings_draw_without_running():
     query = {"study.batch": [str(b) for b in (4, 8, 16, 32, 64, 128, 256, 512, 1024)] + ["full batch"],
-             "study.grid": "7", "study.seeds": "5", "study.steps": "5000", "study.target": "0.001"}  # fmt: skip
+             "study.grid": "9", "study.seeds": "5", "study.steps": "5000", "study.target": "0.001"}  # fmt: skip
     at = page_checks.open_page(PAGE, query)
     assert not at.exception and not page_checks.notes(at)
-    assert any("60 batch-size × optimizer cells, 35 runs each" in box.value and "5000 steps" in box.value
+    assert any("60 batch-size × optimizer cells, 45 runs each" in box.value and "5000 steps" in box.value
                for box in at.info)  # fmt: skip
     none = page_checks.open_page(PAGE, {"study.batch": "", "study.opt": ""})
     assert not none.exception and none.button(key="study_start").disabled

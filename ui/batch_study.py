@@ -36,7 +36,7 @@ from ui.viewstate import Choice, Multi, Number
 
 PREFIX = "study."
 BATCH_OPTIONS = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 0)  # 0: the whole training set
-GRID = Parameter(StudySpec.grid_points, 1, 7, integer=True, label="Grid values per optimizer (half a decade apart)")
+GRID = Parameter(StudySpec.grid_points, 1, 9, integer=True, label="Grid values per optimizer (half a decade apart)")
 SEEDS = Parameter(3, 1, 5, integer=True, label="Seeds")
 TARGET = Parameter(StudySpec.target, 0.001, 2.0, log=True, label="Target training loss")
 MAX_STEPS = Parameter(StudySpec.max_steps, 50, 5000, log=True, integer=True, label="At most this many steps")

@@ -113,7 +113,7 @@ def test_a_stopped_study_is_shown_as_stopped():
     at.session_state[batch_study.RESULT] = stopped
     at.run()
     assert not at.exception
-    assert any("Stopped early" in box.value for box in at.info)
+    assert any("The study stopped early" in box.value for box in at.info)
     assert list(at.dataframe[-1].value["finished"]) == ["stopped"]
     assert not [f for f in page_checks.figures(at) if "steps to training loss" in str(f["layout"])]  # nothing final
 
@@ -149,6 +149,10 @@ def test_the_words_follow_the_numbers():
         "preconditioned methods." in later
     missed = made_study({(16, "gd"): np.inf, (16, "kfac"): 100, (256, "gd"): 400, (256, "kfac"): 60})
     assert "Gradient descent did not reach the target at batch 16 within 1000 steps." in batch_study.findings(missed)
+    steep = batch_study.findings(made_study({(16, "gd"): 800, (64, "gd"): 100, (16, "kfac"): 100, (64, "kfac"): 30}))
+    assert "Gradient descent fell faster than perfect scaling from batch 16 to 64 (800 → 100, 8.0× for a 4× larger " \
+        "batch), which the noisy quadratic model's curves never do (perfect scaling is their steepest)." in steep
+    assert not any(w.startswith("K-FAC fell faster") for w in steep)  # 3.3× for 4×
     noisy = batch_study.findings(made_study({(16, "gd"): 800, (16, "kfac"): np.inf, (256, "gd"): 400, (256, "kfac"): 60}))
     assert any(w.startswith("At batch 16 K-FAC did not reach the target while gradient descent did (800 steps)") for w in noisy)
 

@@ -55,7 +55,7 @@ def test_stop_during_a_study_keeps_what_was_done(browser):
     page.locator(".st-key-study_start button").first.click()
     page.get_by_text("Gradient descent: step").wait_for(timeout=180_000)  # the progress bar's text: running
     page.locator(".st-key-study_stop button").first.click()
-    page.get_by_text("Stopped early; the results so far are shown.").wait_for(timeout=120_000)
+    page.get_by_text("The study stopped early; its results so far are shown.").wait_for(timeout=120_000)
     wait_idle(page, 120_000)
     assert not errors_on(page)
     page.locator("h2:has-text('Batch size: when curvature pays')").scroll_into_view_if_needed()

@@ -114,7 +114,9 @@ def test_a_stopped_study_is_shown_as_stopped():
     at.run()
     assert not at.exception
     assert any("The study stopped early" in box.value for box in at.info)
-    assert list(at.dataframe[-1].value["finished"]) == ["stopped"]
+    table = at.dataframe[-1].value
+    assert list(table["finished"]) == ["stopped"] and list(table["best value"]) == ["—"]  # nothing reached yet
+    assert any(m.value == "- Fewer than two batch sizes are finished: nothing to compare yet." for m in at.markdown)
     assert not [f for f in page_checks.figures(at) if "steps to training loss" in str(f["layout"])]  # nothing final
 
 

@@ -169,8 +169,8 @@ def table(study: Study) -> pd.DataFrame:
         rows.append({
             "batch": f"{row['batch_size']} (full)" if full else str(row["batch_size"]),
             "optimizer": row["title"],
-            "best value": f"{row['swept'].replace('_', ' ')} {row['best_value']:.3g}"
-                          + (" (grid end)" if row["best_at_grid_edge"] else ""),
+            "best value": (f"{row['swept'].replace('_', ' ')} {row['best_value']:.3g}"
+                           + (" (grid end)" if row["best_at_grid_edge"] else "")) if row["reached"] else "—",
             "median steps": row["steps_median"],
             "fastest seed": row["steps_fastest"],
             "slowest seed": "not reached" if slowest is None and row["seeds_reached"] else slowest,
@@ -215,7 +215,9 @@ def findings(study: Study) -> list[str]:
     batches = sorted({c.batch_size for c in study.cells if c.complete})
     names = list(dict.fromkeys(c.optimizer for c in study.cells if c.complete))
     if len(batches) < 2:
-        return ["Choose at least two batch sizes to see how the steps change with the batch."]
+        if len(study.spec.batch_sizes) < 2:
+            return ["Choose at least two batch sizes to see how the steps change with the batch."]
+        return ["Fewer than two batch sizes are finished: nothing to compare yet."]
     small, large = batches[0], batches[-1]
     for name in names:
         a, b = (next((c for c in study.cells if c.batch_size == x and c.optimizer == name and c.complete), None)

@@ -36,15 +36,18 @@ def _start() -> subprocess.Popen:
     return process
 
 
-# Started when pytest imports this file, while it collects the suite: the process, mostly compiling on
-# one core, then runs beside the tests before it instead of adding its minute to the suite's time.
-FOUR_DEVICES = _start()
+# In a single pytest process, started when pytest imports this file while it collects the suite: the
+# process, mostly compiling on one core, then runs beside the tests before it instead of adding its
+# minute to the suite's time. Under pytest-xdist every worker imports every file, so there it starts
+# when the worker that runs these tests first asks for it.
+FOUR_DEVICES = None if os.environ.get("PYTEST_XDIST_WORKER") else _start()
 
 
 @pytest.fixture(scope="module")
 def four_devices() -> dict:
-    stdout, stderr = FOUR_DEVICES.communicate(timeout=900)
-    assert FOUR_DEVICES.returncode == 0, stderr[-3000:]
+    process = FOUR_DEVICES or _start()
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr[-3000:]
     return json.loads(stdout)
 
 

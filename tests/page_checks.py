@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 
 import numpy as np
@@ -79,3 +80,27 @@ def notes(at) -> list[str]:
 def link(at) -> dict[str, list[str]]:
     """The page's address-bar query as the app wrote it, each key with the list of its values."""
     return {key: value if isinstance(value, list) else [value] for key, value in at.query_params.items()}
+
+
+# --- a lesson's numbers ------------------------------------------------------------------------------
+TEXT_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
+
+
+def claimed_numbers(value) -> list[float]:
+    """Every number in a lesson's claims (lists and tables walked; true/false are not numbers)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, (list, tuple)):
+        return [n for item in value for n in claimed_numbers(item)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in claimed_numbers(item)]
+    return []
+
+
+def unclaimed_numbers(lesson) -> list[float]:
+    """The numbers a lesson's title and text say that none of its claims holds (so no test checks them)."""
+    claimed = claimed_numbers(list(lesson.claims))
+    said = [float(text.replace(",", "")) for text in TEXT_NUMBER.findall(f"{lesson.view.title} {lesson.view.text}")]
+    return [n for n in said if not any(math.isclose(n, c) for c in claimed)]

@@ -24,8 +24,6 @@ block by its number, ``"layer 2"``, or ``"off-diagonal"`` or ``"whole"``):
 from __future__ import annotations
 
 import functools
-import math
-import re
 
 import jax
 import numpy as np
@@ -156,27 +154,9 @@ def test_every_lesson_file_loads_and_states_known_claims():
                     assert claim[key] in (*cm.MATRICES, "fisher"), (name, claim)
 
 
-NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
-
-
-def numbers_in(value) -> list[float]:
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, (int, float)):
-        return [float(value)]
-    if isinstance(value, (list, tuple)):
-        return [n for item in value for n in numbers_in(item)]
-    if isinstance(value, dict):
-        return [n for item in value.values() for n in numbers_in(item)]
-    return []
-
-
 @pytest.mark.parametrize("name", list(LESSONS))
 def test_every_number_in_a_lesson_text_is_one_of_its_claims(name):
-    lesson = LESSONS[name]
-    claimed = numbers_in(list(lesson.claims))
-    said = [float(text.replace(",", "")) for text in NUMBER.findall(f"{lesson.view.title} {lesson.view.text}")]
-    unclaimed = [n for n in said if not any(math.isclose(n, c) for c in claimed)]
+    unclaimed = page_checks.unclaimed_numbers(LESSONS[name])
     assert not unclaimed, f"{name}: the text says {unclaimed} but no claim holds it"
 
 

@@ -459,8 +459,10 @@ def scaling_slope(study: Study, optimizer: str) -> float | None:
 def critical_batch(study: Study, optimizer: str) -> tuple[int, int] | None:
     """(anchor, critical): the perfect-scaling line runs through ``optimizer``'s median at its smallest batch
     where it reached the target (the anchor), steps = s₀·b₀/b; the critical batch size is the largest
-    measured batch, counting up from the anchor, whose steps stay within twice that line (the noisy
-    quadratic page's definition). None when it reached at fewer than two batch sizes."""
+    measured batch, counting up from the anchor, whose steps stay within twice that line. The noisy
+    quadratic model (``optimizers.nqm.critical_batch_size``) uses the same factor 2 but interpolates where
+    its closed-form curve crosses it; a study measures a few chosen batch sizes, so here the answer is one of
+    them. None when it reached at fewer than two batch sizes."""
     cells = sorted((c for c in study.cells if c.optimizer == optimizer and c.complete and c.reached),
                    key=lambda c: c.batch_size)  # fmt: skip
     if len(cells) < 2:

@@ -19,7 +19,10 @@ reads the coordinator's address, the number of processes and this process's
 index from the cluster's environment, or takes them as arguments); then
 ``jax.devices()`` lists every host's devices and the same mesh spans them all.
 Each host must then hold the same training set and draw the same minibatch
-order (the trainer's shuffles come from the seed, so they do).
+order (the trainer's shuffles come from the seed, so they do), since every
+replicated array is placed from each host's own copy. Only one host (with one
+device, or four forced CPU devices) was available to test this module; the
+several-host path has not been run.
 """
 
 from __future__ import annotations
@@ -30,10 +33,6 @@ import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 BATCH_AXIS = "batch"
-
-
-def device_count() -> int:
-    return jax.device_count()
 
 
 def mesh_for(batch: int, required: bool = False) -> Mesh | None:

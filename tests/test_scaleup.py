@@ -266,3 +266,21 @@ def test_a_bad_link_value_is_a_note_not_a_traceback(key, value):
     at.run()
     assert not at.exception
     assert any(f"{key}={value}" in note for note in page_checks.notes(at))
+
+
+def test_an_error_while_training_is_said_in_words_and_the_page_stays(monkeypatch):
+    """E.g. out of device memory on a very wide net: the first line of the error, no traceback."""
+    from ui import scale_up as page
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("RESOURCE_EXHAUSTED: out of memory allocating 12 GiB\nwhere it happened")
+
+    monkeypatch.setattr(page, "Run", out_of_memory)
+    at = AppTest.from_file("../pages/scale_up.py", default_timeout=120)
+    at.query_params["opt"] = ["Adam"]
+    at.run()
+    at.button(key="train").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Training stopped with an error: RuntimeError: RESOURCE_EXHAUSTED: out of "
+                                           "memory allocating 12 GiB"]  # fmt: skip
+    assert any("Stopped early" in box.value for box in at.info)

@@ -343,7 +343,8 @@ def stopped_by(error: Exception, results: dict | None) -> dict:
     """The results after an error (e.g. out of device memory for a very wide net): the training ends,
     what was done stays, and the error is said in words."""
     results = results if results is not None else dict(runs={}, config=None)
-    results.update(training=False, stopped=True, error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+    first_line = str(error).splitlines()[0] if str(error) else ""
+    results.update(training=False, stopped=True, error=f"{type(error).__name__}: {first_line}")
     st.session_state[RESULTS] = results
     return results
 
@@ -379,8 +380,8 @@ def training_view(job: Job):
             results = start_training(job, progress)
         elif stop and results and results.get("training"):
             results.update(training=False, stopped=True)
-    except Exception as error:
-        results = stopped_by(error, results)
+    except Exception as error:  # the partial results start_training keeps, or the earlier ones
+        results = stopped_by(error, st.session_state.get(RESULTS))
     status_line(job, results, progress)
     if results and results.get("error"):
         st.error(f"Training stopped with an error: {results['error']}", icon=":material/error:")

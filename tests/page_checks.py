@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -104,3 +105,24 @@ def unclaimed_numbers(lesson) -> list[float]:
     claimed = claimed_numbers(list(lesson.claims))
     said = [float(text.replace(",", "")) for text in TEXT_NUMBER.findall(f"{lesson.view.title} {lesson.view.text}")]
     return [n for n in said if not any(math.isclose(n, c) for c in claimed)]
+
+
+# --- a Scale-up or Network curvature lesson's network, as the page builds it ---------------------------
+def lesson_change(claim: dict) -> tuple:
+    """A claim's ``change`` (controls moved from the lesson's view) as a hashable tuple."""
+    return tuple(sorted(claim.get("change", {}).items()))
+
+
+@functools.cache
+def dataset(task: str, seed: int):
+    from scaleup import load_task
+
+    return load_task(task, seed)
+
+
+def network(state: dict):
+    """The dataset and model a view state (``task``, ``seed``, ``width``, ``depth``, ``activation``) names."""
+    from scaleup import model_for
+
+    data = dataset(state["task"], state["seed"])
+    return data, model_for(data.info, width=state["width"], depth=state["depth"], activation=state["activation"])

@@ -30,9 +30,7 @@ import numpy as np
 import pytest
 
 import page_checks
-
 from scaleup import curvature_matrices as cm
-from scaleup import load_task, model_for
 from ui import curvature, lessons
 from ui.viewstate import lesson_state
 
@@ -42,34 +40,20 @@ KINDS = {"network", "parameter_count", "setting", "train_loss", "relative_error"
          "trace_ratio", "fisher_equals_ggn", "depends_on_targets"}  # fmt: skip
 
 
-def changed(claim: dict) -> tuple:
-    return tuple(sorted(claim.get("change", {}).items()))
-
-
 def state_of(name: str, change: tuple = ()) -> dict:
     return {**lesson_state(curvature.declare, LOADED.views, name), **dict(change)}
 
 
 @functools.cache
-def dataset(task: str, seed: int):
-    return load_task(task, seed)
-
-
-def network(state: dict):
-    data = dataset(state["task"], state["seed"])
-    return data, model_for(data.info, width=state["width"], depth=state["depth"], activation=state["activation"])
-
-
-@functools.cache
 def snapshots(task: str, model, seed: int) -> dict:
-    return {s.step: s for s in cm.training_snapshots(model, dataset(task, seed), seed)}
+    return {s.step: s for s in cm.training_snapshots(model, page_checks.dataset(task, seed), seed)}
 
 
 @functools.cache
 def computed(change_free: tuple) -> tuple:
     """(curvature, errors, train loss, params, batch) of a view (as a sorted tuple of its items)."""
     state = dict(change_free)
-    data, model = network(state)
+    data, model = page_checks.network(state)
     snapshot = snapshots(state["task"], model, state["seed"])[state["step"]]
     x, y = cm.batch_of(data, state["batch"])
     found = cm.curvature(model, snapshot.params, x, y)
@@ -106,7 +90,7 @@ def close(measured: float, claim: dict):
 def check(claim: dict, state: dict):
     kind = claim["claim"]
     if kind in ("network", "parameter_count", "setting"):
-        _, model = network(state)
+        _, model = page_checks.network(state)
         if kind == "network":
             assert model.sizes == tuple(claim["sizes"]), model.sizes
         elif kind == "parameter_count":
@@ -164,7 +148,7 @@ def test_every_number_in_a_lesson_text_is_one_of_its_claims(name):
 def test_lesson_shows_what_it_claims(name):
     print(f"\n{name}:")
     for claim in LESSONS[name].claims:
-        check(claim, state_of(name, changed(claim)))
+        check(claim, state_of(name, page_checks.lesson_change(claim)))
 
 
 # --- the page, under AppTest ---------------------------------------------------------------------------

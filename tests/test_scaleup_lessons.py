@@ -40,7 +40,7 @@ import numpy as np
 import pytest
 
 import page_checks
-from scaleup import NEWTON_MAX_PARAMETERS, Run, check_supported, load_task, make_optimizer, model_for
+from scaleup import NEWTON_MAX_PARAMETERS, Run, check_supported, make_optimizer
 from ui import lessons, scale_up
 from ui.viewstate import lesson_state
 
@@ -58,22 +58,8 @@ TIMING = {"costs_more_per_step", "cost_ratio", "first_below_in_seconds", "done_b
 
 
 # --- the lesson's view, trained as the page trains it ----------------------------------------------
-def changed(claim: dict) -> tuple:
-    return tuple(sorted(claim.get("change", {}).items()))
-
-
 def state_of(name: str, change: tuple = ()) -> dict:
     return {**lesson_state(scale_up.declare, LOADED.views, name), **dict(change)}
-
-
-@functools.cache
-def dataset(task: str, seed: int):
-    return load_task(task, seed)
-
-
-def network(state: dict):
-    data = dataset(state["task"], state["seed"])
-    return data, model_for(data.info, width=state["width"], depth=state["depth"], activation=state["activation"])
 
 
 def optimizer(state: dict, name: str):
@@ -82,7 +68,7 @@ def optimizer(state: dict, name: str):
 
 
 def train(state: dict) -> dict[str, Run]:
-    data, model = network(state)
+    data, model = page_checks.network(state)
     chunk = scale_up.chunk_steps(state["steps"])
     runs = {name: Run(model, data, optimizer(state, name), state["batch"], chunk, state["seed"]) for name in state["opt"]}
     for _ in range(-(-state["steps"] // chunk)):
@@ -123,7 +109,7 @@ def per_step_ratio(runs, claim) -> float:
 
 def check_static(claim: dict, state: dict):
     kind = claim["claim"]
-    _, model = network(state)
+    _, model = page_checks.network(state)
     if kind == "network":
         assert model.sizes == tuple(claim["sizes"]), model.sizes
     elif kind == "parameter_count":
@@ -211,7 +197,7 @@ def test_every_lesson_file_loads_and_states_known_claims():
         assert lesson.claims, name
         for claim in lesson.claims:
             assert claim["claim"] in STATIC | TRAINED | TIMING, (name, claim)
-            state = state_of(name, changed(claim))
+            state = state_of(name, page_checks.lesson_change(claim))
             for key in ("method", "than"):
                 if key in claim and claim["claim"] not in ("refused", "allowed"):
                     assert claim[key] in state["opt"], (name, claim)
@@ -229,13 +215,13 @@ def test_lesson_shows_what_it_claims(name):
     claims = LESSONS[name].claims
     for claim in claims:
         if claim["claim"] in STATIC:
-            check_static(claim, state_of(name, changed(claim)))
+            check_static(claim, state_of(name, page_checks.lesson_change(claim)))
     for claim in claims:
         if claim["claim"] in TRAINED:
-            check_trained(claim, trained(name, changed(claim)))
+            check_trained(claim, trained(name, page_checks.lesson_change(claim)))
     failed = []
-    for change in sorted({changed(claim) for claim in claims if claim["claim"] in TIMING}):
-        pending = [claim for claim in claims if claim["claim"] in TIMING and changed(claim) == change]
+    for change in sorted({page_checks.lesson_change(claim) for claim in claims if claim["claim"] in TIMING}):
+        pending = [claim for claim in claims if claim["claim"] in TIMING and page_checks.lesson_change(claim) == change]
         for attempt in range(ATTEMPTS):
             runs = trained(name, change) if attempt == 0 else train(state_of(name, change))
             results = [(claim, *timing_holds(claim, runs)) for claim in pending]

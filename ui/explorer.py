@@ -9,8 +9,8 @@ as ``run1.learning_rate``, ``run1.adaptive``, ...; ``steps``, ``seed`` and
 (``constant`` unless given) with its numbers as ``run1.schedule.decay_steps``, ...; its iterate
 averaging ``run1.average`` (``none``, ``polyak``, ``ema``) with ``run1.average.decay`` and
 ``run1.average.start``; the hyperparameter its scrub control and sensitivity line go over is
-``run1.sweep`` (its learning rate unless given). A landscape given by a formula (``custom``) takes it as ``formula`` and,
-where the reader sets them, the view as ``x_min``, ``x_max``, ``y_min``, ``y_max``.
+``run1.sweep`` (its learning rate unless given). A landscape given by a formula (``custom``) takes
+it as ``formula`` and, where the reader sets them, the view as ``x_min``, ``x_max``, ``y_min``, ``y_max``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import streamlit as st
 from landscapes import LANDSCAPES
 from landscapes import GRADIENT_NOISE as GRADIENT_NOISE_SPEC
 from optimizers import LINE_SEARCHES, OPTIMIZERS, get_optimizer, theory
+from optimizers.seeds import excess_loss, seed_statistics
 from optimizers.starting_values import starting_values
 from optimizers.sweeps import default_swept, diverged_at, run_sweep, sweep_window
 from parameters import Parameter
@@ -472,8 +473,6 @@ def schedule_view(settings: Settings, done: list[tuple[RunSpec, plots.Drawn]]):
 
 
 def summary_table(settings: Settings, drawn: list[plots.Drawn]) -> pd.DataFrame:
-    from optimizers.seeds import seed_statistics
-
     landscape = build_landscape(settings.landscape, settings.landscape_parameters)
     final = "final L − L*" if np.isfinite(landscape.minimum_loss) else "final L"
     rows = []
@@ -506,8 +505,6 @@ def final_of_average(run: RunResult, left: np.ndarray, minimum_loss: float) -> d
     over the same seeds as the run's own column (blank for a run without averaging)."""
     if run.averaged_loss is None:
         return {}
-    from optimizers.seeds import excess_loss
-
     final = excess_loss(run.averaged_loss, minimum_loss)[left, -1]
     return {AVERAGE_COLUMN: f"{final.mean():.1e}" if final.size and np.isfinite(final).all() else "—"}
 

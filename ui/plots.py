@@ -553,21 +553,21 @@ def surface_figure(grid: Grid, landscape: Landscape, runs: Sequence[Drawn], star
     ))  # fmt: skip
     for trace in _critical_point_traces(landscape, three_d=True, grid_heights=on_surface):
         fig.add_trace(trace)
-    for drawn in runs:
-        path = mean_over_running(drawn.run.params, drawn.run.diverged_at)
-        z = heights(mean_over_running(drawn.run.loss, drawn.run.diverged_at), landscape, epsilon)
+    def path_trace(path, loss, **style):  # a (mean) path at its (mean) loss; off the view: a gap
         keep = _in_view(path, landscape)
-        fig.add_trace(go.Scatter3d(
-            x=f32(np.where(keep, path[:, 0], np.nan)), y=f32(np.where(keep, path[:, 1], np.nan)), z=f32(z),
+        return go.Scatter3d(x=f32(np.where(keep, path[:, 0], np.nan)), y=f32(np.where(keep, path[:, 1], np.nan)),
+                            z=f32(heights(loss, landscape, epsilon)), **style)  # fmt: skip
+
+    for drawn in runs:
+        run = drawn.run
+        fig.add_trace(path_trace(
+            mean_over_running(run.params, run.diverged_at), mean_over_running(run.loss, run.diverged_at),
             mode="lines+markers", name=drawn.label, line=dict(color=drawn.color, width=5),
             marker=dict(size=2.5, color=drawn.color),
         ))  # fmt: skip
-        if drawn.run.averaged is not None:  # the average of the iterates, dashed, at its own loss
-            average = mean_over_running(drawn.run.averaged, drawn.run.diverged_at)
-            z = heights(mean_over_running(drawn.run.averaged_loss, drawn.run.diverged_at), landscape, epsilon)
-            keep = _in_view(average, landscape)
-            fig.add_trace(go.Scatter3d(
-                x=f32(np.where(keep, average[:, 0], np.nan)), y=f32(np.where(keep, average[:, 1], np.nan)), z=f32(z),
+        if run.averaged is not None:  # the average of the iterates, dashed, at its own loss
+            fig.add_trace(path_trace(
+                mean_over_running(run.averaged, run.diverged_at), mean_over_running(run.averaged_loss, run.diverged_at),
                 mode="lines", name=f"{drawn.label}: {AVERAGED}", line=dict(color=drawn.color, width=4, dash="dash"),
             ))  # fmt: skip
     (x0, x1), (y0, y1) = landscape.bounds

@@ -278,7 +278,9 @@ def memory_of(compiled) -> Memory | None:
     return Memory(temp + arguments + outputs, temp, arguments, outputs)
 
 
-def compile_chunk(model: Model, optimizer, state: TrainState, data, batch_size: int, steps: int, mesh=None) -> CompiledChunk:
+def compile_chunk(
+    model: Model, optimizer, state: TrainState, data, batch_size: int, steps: int, mesh=None
+) -> CompiledChunk:
     """The compiled K-step chunk, compiled once per signature (thread-safe) and timed. With a ``mesh``
     (``scaleup.parallel.mesh_for``) each minibatch is split over its devices, and the program takes
     ``optimizer``, ``state`` and ``data`` replicated on them."""
@@ -372,7 +374,9 @@ class Run:
         self.mesh, self.devices, self.per_device_batch = batch_split(self.batch_size, n, self.data_parallel)
         self.state = replicated(init_state(self.model, self.optimizer, n, self.seed), self.mesh)
         self._data = replicated(self.dataset.arrays, self.mesh)
-        chunk = compile_chunk(self.model, self.optimizer, self.state, self._data, self.batch_size, self.chunk_steps, self.mesh)
+        chunk = compile_chunk(
+            self.model, self.optimizer, self.state, self._data, self.batch_size, self.chunk_steps, self.mesh
+        )
         self._run, self.compile_seconds, self.memory, self.compile_cached = chunk
         self.warmup_seconds = self._warm_up()
         self.losses: list[np.ndarray] = []

@@ -27,7 +27,7 @@ DIMENSION = Parameter(100, 10, 300, log=True, integer=True, label="dimension n")
 TARGET = Parameter(0.01, 1e-4, 0.5, log=True, label="target: fraction of the starting loss")
 AVERAGE = Parameter(0.0, 0.0, 0.999, label="EMA of the iterates ρ (0: off)")
 DECAY = Parameter(1.0, 1.0, 100.0, log=True, label="step decay d: α/d for the second half (1: off)")
-BATCH = Parameter(64, 1, 1_000_000, log=True, integer=True, label="batch size of the loss curves")  # 2²⁰ would not survive the slider grid's 6 figures
+BATCH = Parameter(64, 1, 1_000_000, log=True, integer=True, label="batch size of the loss curves")
 METHOD_TITLES = {name: method.title for name, method in nqm.METHODS.items()}
 COLORS = {"sgd": "#1f77b4", "momentum": "#d62728", "adam": "#2ca02c", "kfac": "#9467bd"}
 KEYS = ("nqm.kappa", "nqm.dim", "nqm.target", "nqm.methods", "nqm.average", "nqm.decay", "nqm.batch")
@@ -224,6 +224,25 @@ def reading(studies: dict[tuple[str, bool], nqm.Study]) -> str:
     return " ".join(sentences)
 
 
+class Drawing(NamedTuple):
+    steps: go.Figure
+    reading: str
+    table: pd.DataFrame
+    loss: go.Figure
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def drawing(settings: NQMSettings) -> Drawing:
+    """What the section shows for ``settings``, built once: a control elsewhere on the page then reruns
+    the section without recomputing its studies and figures."""
+    variants = (False, True) if settings.varied else (False,)
+    found = {(name, variant): found_for(settings, name, variant) for name in settings.methods for variant in variants}
+    studies = {key: value.study for key, value in found.items()}
+    target = settings.target * nqm.initial_loss(nqm.spectrum(settings.kappa, settings.dimension))
+    return Drawing(steps_figure(studies, settings), reading(studies), table(studies, settings),
+                   loss_figure(found, settings, target))  # fmt: skip
+
+
 def section(view):
     """Controls, the steps-against-batch-size figure, the table and the loss curves at one batch size."""
     settings = settings_of(view.state)
@@ -241,10 +260,8 @@ def section(view):
     if not settings.methods:
         st.info("Choose at least one method for the noisy quadratic model.")
         return
-    variants = (False, True) if settings.varied else (False,)
-    found = {(name, variant): found_for(settings, name, variant) for name in settings.methods for variant in variants}
-    studies = {key: value.study for key, value in found.items()}
-    chart(steps_figure(studies, settings), key="nqm_steps_plot")
+    drawn = drawing(settings)
+    chart(drawn.steps, key="nqm_steps_plot")
     st.caption(
         "Each point: the fewest steps for which the expected loss E[L] reaches the target, over a grid of α "
         "(6 per decade, 10⁻⁶ to 3.2) and, for heavy ball, β (0 to 0.999), at that batch size; steps are counted one by one up to 32, "
@@ -254,13 +271,11 @@ def section(view):
         "recurrence (no sampling)."
         + ("" if not settings.varied else " Dashed: the same methods with " + settings.variant_label() + ".")
     )
-    text = reading(studies)
-    if text:
-        st.markdown(text)
-    st.table(table(studies, settings), hide_index=True)
-    target = settings.target * nqm.initial_loss(nqm.spectrum(settings.kappa, settings.dimension))
+    if drawn.reading:
+        st.markdown(drawn.reading)
+    st.table(drawn.table, hide_index=True)
     st.markdown(f"**Expected loss at B = {settings.batch:,}**, each method at its best setting for that batch size")
-    chart(loss_figure(found, settings, target), key="nqm_loss_plot")
+    chart(drawn.loss, key="nqm_loss_plot")
     st.caption(
         f"Dotted: the target, {settings.target:g} of the starting loss ½ Σ hᵢ = {nqm.initial_loss(nqm.spectrum(settings.kappa, settings.dimension)):.4g}. "
         "With a step decay the dashed curve is the loss at the end of a run of T steps, plotted against T."

@@ -354,8 +354,9 @@ def status_line(job: Job, results: dict | None, progress):
     if not results:
         progress.info("Press **Train** to compile and train the chosen optimizers.")
     elif results.get("training"):
-        done = min(run.steps_done for run in results["runs"].values())
-        progress.progress(min(done / job.settings.steps, 1.0), f"step {min(done, job.settings.steps)} of {job.settings.steps}")
+        steps = job.settings.steps
+        done = min(min(run.steps_done for run in results["runs"].values()), steps)
+        progress.progress(done / steps, f"step {done} of {steps}")
     elif results["config"] != job.config():
         progress.info("These results are from earlier settings; press **Train** to run the current ones.")
     elif results["stopped"]:

@@ -8,6 +8,12 @@ and over the seeds inside it on a noisy landscape:
 >>> sweep.params.shape      # (values, seeds, steps + 1, n)
 >>> sweep.diverged_at[2]    # per seed, None or the first step that diverged
 
+``run_grid`` does the same over the product of several hyperparameters' values
+(momentum's (α, β) plane, say), for one seed:
+
+>>> grid = run_grid(landscape, get_optimizer("momentum"), {"learning_rate": [0.5, 1.0], "momentum": [0.0, 0.5, 0.9]}, x0)
+>>> grid.params.shape       # (2, 3, steps + 1, n)
+
 The values are padded to ``points`` (repeating the last one) and cut again on
 the host, so every sweep of one optimizer structure, scan length, number of
 seeds and ``points`` is the same program: a new learning rate, or a new set
@@ -31,6 +37,7 @@ from optimizers.engine import Trajectory, _check_compatible, _cut, _geometry, _r
 from optimizers.registry import Optimizer
 
 POINTS = 25  # values per sweep program (fewer are padded): one program for every sweep of a run
+GRID_POINTS = 512  # settings per grid program (fewer are padded), as POINTS for a sweep
 DECADES = 1.0  # a sweep spans the grid points within this many decades either side of the current value
 # What a run sweeps when the reader has not chosen: the first of these it has, else its first hyperparameter.
 SWEPT_FIRST = ("learning_rate", "max_learning_rate", "damping")
@@ -111,3 +118,56 @@ def run_sweep(
 def diverged_at(sweep: Trajectory) -> list[list[int | None]]:
     """Per value, per seed: None or the first step that diverged."""
     return [[None if s < 0 else int(s) for s in row] for row in np.asarray(sweep.diverged_step)]
+
+
+@functools.partial(jax.jit, static_argnames=("names", "length"))
+def _grid(landscape, optimizer, names, settings, x0, seed, centre, radius, length):
+    """Runs for every row of ``settings`` (one column per hyperparameter of ``names``): ``vmap`` over the rows."""
+
+    def one_setting(row):
+        method = dataclasses.replace(optimizer, hyperparams={**optimizer.hyperparams, **dict(zip(names, row))})
+        return _run.__wrapped__(landscape, method, x0, seed, centre, radius, length, None)
+
+    return jax.vmap(one_setting)(settings)
+
+
+def run_grid(
+    landscape: Landscape,
+    optimizer: Optimizer,
+    axes: dict[str, Sequence[float]],
+    x0=None,
+    steps: int = 200,
+    seed: int = 0,
+    points: int = GRID_POINTS,
+) -> Trajectory:
+    """``optimizer`` at every combination of the values in ``axes`` (hyperparameter → values), from
+    ``x0``, for one seed. Every field has one leading axis per hyperparameter, in the order of ``axes``.
+
+    The combinations are padded to ``points`` (repeating the last one), so that every grid of one
+    optimizer structure, scan length and set of hyperparameters is one program. Raises ``ValueError``
+    as ``run_sweep`` does, and for more than ``points`` combinations or a whole-number hyperparameter
+    (the grid's values are traced as float32)."""
+    names = tuple(axes)
+    for name in names:
+        if name not in optimizer.hyperparams:
+            raise ValueError(f"{optimizer.info.title} has no hyperparameter {name!r}; it has {', '.join(optimizer.hyperparams)}")
+        if sweep_dtype(optimizer, name) != jnp.float32:
+            raise ValueError(f"a grid goes over real-valued hyperparameters; {name!r} is a whole number")
+        for value in axes[name]:
+            optimizer.info.hyperparameters[name].check(name, value)
+    shape = tuple(len(axes[name]) for name in names)
+    count = math.prod(shape)
+    if not 0 < count <= points:
+        raise ValueError(f"a grid takes 1 to {points} combinations, got {count}")
+    _check_compatible(landscape, optimizer)
+    x0 = landscape.default_start if x0 is None else x0
+    centre, radius = _geometry(landscape)
+    mesh = np.meshgrid(*(np.asarray(axes[name], np.float32) for name in names), indexing="ij")
+    settings = np.stack([m.ravel() for m in mesh], axis=-1)
+    settings = np.concatenate([settings, np.repeat(settings[-1:], points - count, axis=0)])
+    run = _grid(
+        landscape, optimizer, names, settings, jnp.asarray(x0, jnp.float32), np.int32(seed), centre, radius,
+        scan_length(steps),
+    )  # fmt: skip
+    run = jax.tree.map(lambda a: a[:count].reshape(shape + a.shape[1:]), jax.device_get(run))
+    return _cut(run, steps)

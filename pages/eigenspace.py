@@ -25,13 +25,14 @@ for problem in problems:
 if not settings.methods:
     st.info("Choose at least one method in the sidebar.")
 
+picker = eigenspace.rate_picker(settings)  # momentum's runs over the rate map's (α, β) grid
 if len(settings.directions) == 2 and settings.problem != "spectrum":
     st.subheader("The runs, and the same runs in the eigenbasis")
     eigenspace.trajectory_views(settings, done)
 st.subheader("Error along each eigen-direction")
-eigenspace.direction_views(settings, done)
+eigenspace.direction_views(settings, done, picker)
 st.subheader("Rates: gradient descent and momentum")
-eigenspace.rate_views(settings)
+eigenspace.rate_views(settings, picker)
 st.subheader("Curvature models: eigenvalues of P·H")
 spectra = eigenspace.curvature_views(settings, done)
 st.subheader("Batch size: the noisy quadratic model")

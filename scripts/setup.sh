@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install the pinned requirements file given as $1.
+# Create .venv (if missing), install the pinned requirements file given as $1, and fetch plotly.js's
+# cartesian bundle into static/ once (scripts/fetch_plotly_cartesian.py pins it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=${1:-requirements.txt}
@@ -14,3 +15,5 @@ if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -
   .venv/bin/python -m pip install --quiet -r "$requirements"
   touch "$stamp"
 fi
+# The 2-D charts load it instead of the full plotly.js; without a network every chart loads the full one.
+.venv/bin/python scripts/fetch_plotly_cartesian.py || true

@@ -116,3 +116,49 @@ def test_scrubbing_a_noisy_run_moves_its_mean_path(browser):
     wait_idle(page)
     assert not errors and not errors_on(page)
     page.close()
+
+
+SENSITIVITY = ".st-key-sensitivity_plot .js-plotly-plot"
+POINT_AT = """([selector, x, y]) => {
+  const g = document.querySelector(selector), box = g.getBoundingClientRect(), l = g._fullLayout;
+  return [box.left + l.xaxis._offset + l.xaxis.c2p(x), box.top + l.yaxis._offset + l.yaxis.c2p(y)];
+}"""
+RUN_LINE = """([selector, name]) => {
+  const g = document.querySelector(selector);
+  const t = g._fullData.find(t => t.name === name && t.mode === 'lines+markers' && t.xaxis === 'x');
+  return [Array.from(t.x, Number), Array.from(t.y, Number)];
+}"""
+
+
+def test_dragging_along_the_sensitivity_chart_scrubs_the_nearest_run(browser):
+    page = browser.open_page("/explorer", charts=3)
+    page.locator(SENSITIVITY).scroll_into_view_if_needed()
+    name = next(n for n in page.evaluate(f"Array.from(document.querySelector('{SENSITIVITY}').data, t => t.name || '')")
+                if n.startswith("Gradient descent"))  # fmt: skip
+    xs, ys = page.evaluate(RUN_LINE, [SENSITIVITY, name])
+    start = min(range(len(xs)), key=lambda i: abs(xs[i] - 0.1))  # Run 1's current α (float32)
+    before = page.evaluate(PATH_X, COLORS[1])
+    others = scrubber(page, 2).input_value()
+    page.evaluate(COUNT_RERUNS)
+
+    x, y = page.evaluate(POINT_AT, [SENSITIVITY, xs[start], ys[start]])
+    page.mouse.move(x, y + 2)
+    page.mouse.down()
+    target = start + 3
+    to, _ = page.evaluate(POINT_AT, [SENSITIVITY, xs[target], ys[start]])
+    page.mouse.move(to, y + 40, steps=6)  # sideways (and off the line): the run held is the one pressed on
+    page.wait_for_function(f"([c, x]) => JSON.stringify(({PATH_X})(c)) !== JSON.stringify(x)", arg=[COLORS[1], before])
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__reruns") == 0
+    control = scrubber(page, 1)
+    shown = page.locator(".app-scrub-run").filter(has=control).locator(".app-scrub-value").inner_text()
+    assert float(shown) == pytest.approx(xs[target], rel=1e-3)
+    assert scrubber(page, 2).input_value() == others  # the other runs stay
+    page.screenshot(path=str(ARTIFACTS / "explorer_sensitivity_drag.png"))
+
+    page.mouse.up()
+    page.wait_for_function(f"v => location.search.includes('run1.learning_rate=' + v)", arg=shown, timeout=60_000)
+    wait_idle(page)
+    assert sidebar_value(page, "learning rate") == shown
+    assert not errors_on(page)
+    page.close()

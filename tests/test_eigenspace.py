@@ -463,3 +463,63 @@ def test_nqm_hostile_link_values_fall_back_with_plain_notes():
     assert link.get("nqm.methods") == ["sgd"] and not any(k in link for k in ("nqm.kappa", "nqm.dim", "nqm.batch"))
     steps, _ = nqm_figures(at)
     assert page_checks.trace_names(steps) >= {"SGD"}
+
+
+def dequantized(q: dict) -> np.ndarray:
+    """What chart.js decodes from ``plots.quantized``."""
+    import base64
+
+    levels = np.frombuffer(base64.b64decode(q["b64"]), "<i2").astype(np.float64)
+    values = q["lo"] + (levels + 32767) * (q["hi"] - q["lo"]) / 65534
+    return np.where(levels == -32768, np.nan, values).reshape(q["shape"])
+
+
+@pytest.mark.parametrize(
+    "problem, parameters, noise, steps",
+    [
+        ("quadratic", {"condition_number": 10.0, "angle": 0.0}, 0.0, 200),
+        ("quadratic", {"condition_number": 100.0, "angle": 0.5}, 0.5, 1000),  # noisy, thinned to every 5th step
+        ("spectrum", {"dimension": 50, "lambda_min": 1e-3, "lambda_max": 1.0}, 0.0, 300),
+        ("saddle", {}, 0.0, 100),  # a negative eigenvalue: every node diverges along it
+    ],
+)
+def test_the_rate_maps_grid_holds_each_nodes_run_as_the_page_draws_it(problem, parameters, noise, steps):
+    """Every node of the rate map's precomputed grid is the run the page computes for that (α, β)
+    (``compute_method``, one ``run_trajectory``), cut and floored as the direction charts draw it,
+    to the grid's 16-bit precision; a node that diverges is cut where it diverged."""
+    from ui import eigenspace, eigenspace_plots
+    from ui.chart import encode
+    from ui.runs import items
+
+    parameters = items(parameters)
+    quadratic = eigenspace.build_problem(problem, parameters)
+    lam, _, _ = eigenspace.eigen_data(quadratic)
+    directions = (0, 25, 49)[: lam.size] if lam.size > 2 else (0, 1)
+    alphas, betas = eigenspace.pick_axes(lam, 1.0)
+    assert len(alphas) >= 12 and len(betas) == eigenspace.PICK_NODES and betas[0] == 0.0
+    assert max(alphas) <= eigenspace_plots.rate_map_alpha_range(lam, 1.0)
+    batch = 8 if noise else eigenspace.BATCH.default
+    settings = items({"learning_rate": 1.0, "momentum": 0.5})
+    grid = eigenspace.pick_grid(problem, parameters, noise, batch, 3, steps, settings, directions, alphas, betas)
+    assert len(encode(grid)) < 300_000  # bytes sent once per grid
+    curves = dequantized(grid["curves"])
+    kept = np.asarray(grid["steps"])
+    assert curves.shape == (len(alphas), len(betas), kept.size, len(directions)) and kept[-1] == steps
+    # The grid's 16 bits (of log10|x|), and float32: under vmap XLA rounds some arithmetic differently in
+    # the last bit, so the two runs agree to a few units of θ's float32 resolution, not exactly.
+    relative = 10 ** ((grid["curves"]["hi"] - grid["curves"]["lo"]) / 65534) - 1 + 1e-3
+    rng = np.random.default_rng(0)
+    nodes = [(int(rng.integers(len(alphas))), int(rng.integers(len(betas)))) for _ in range(4)] + [(len(alphas) - 1, 0)]
+    for i, j in nodes:
+        node = items({"learning_rate": alphas[i], "momentum": betas[j]})
+        run = eigenspace.compute_method(problem, parameters, noise, batch, 3, "momentum", node, steps)
+        end = run.components.shape[0] if run.diverged_at is None else run.diverged_at
+        for d, direction in enumerate(directions):
+            drawn = eigenspace_plots.clip_log_curve(run.components[:end, direction], abs(run.components[0, direction]))
+            inside = kept < drawn.size
+            resolution = 64 * np.finfo(np.float32).eps * float(np.abs(run.params).max())
+            np.testing.assert_allclose(10 ** curves[i, j, inside, d], drawn[kept[inside]], rtol=relative, atol=resolution)
+            assert np.isnan(curves[i, j, ~inside, d]).all()
+        assert grid["rates"][i][j] == pytest.approx(float(theory.momentum_rate(lam, alphas[i], betas[j])), abs=1e-6)
+    assert (len(alphas) - 1, 0) in nodes  # α ≈ 4.2/λ_max with β = 0 diverges: its curves are cut
+    assert np.isnan(curves[-1, 0, -1]).all()

@@ -10,7 +10,7 @@ import pytest
 
 from landscapes import get_landscape
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, run_trajectory
-from optimizers.sweeps import POINTS, default_swept, diverged_at, run_sweep, sweep_window
+from optimizers.sweeps import POINTS, default_swept, diverged_at, run_grid, run_sweep, sweep_window
 from test_engine import count_compilations
 from ui.controls import slider_grid
 
@@ -193,3 +193,36 @@ def test_a_run_can_sweep_another_hyperparameter_and_the_chart_follows_the_closed
     label = OPTIMIZERS["momentum"].hyperparameters["momentum"].label
     assert label and label in json.dumps(sensitivity["layout"], ensure_ascii=False)  # the axis says what is swept
     assert any("sensitive" in h.value and "setting" in h.value for h in at.subheader)
+
+
+def test_a_grid_equals_separate_runs_at_every_setting():
+    """run_grid over momentum's (α, β) plane: each node is the run ``run_trajectory`` gives for it,
+    exactly on the quadratic, and on the noisy quadratic's minibatches for the same seed."""
+    axes = {"learning_rate": [0.1, 1.0, 2.5], "momentum": [0.0, 0.5, 0.9, 0.999]}  # α = 2.5, β = 0: diverges
+    for landscape_name in ("quadratic", "noisy_quadratic"):
+        landscape = get_landscape(landscape_name)
+        optimizer = get_optimizer("momentum")
+        grid = run_grid(landscape, optimizer, axes, steps=STEPS, seed=7)
+        assert grid.params.shape == (3, 4, STEPS + 1, 2)
+        for i, alpha in enumerate(axes["learning_rate"]):
+            for j, beta in enumerate(axes["momentum"]):
+                run = run_trajectory(landscape, optimizer.replace(learning_rate=alpha, momentum=beta), steps=STEPS, seed=7)
+                where = f"α={alpha}, β={beta} on {landscape_name}"
+                np.testing.assert_array_equal(grid.params[i, j], run.params, err_msg=where)
+                np.testing.assert_array_equal(grid.loss[i, j], run.loss, err_msg=where)
+                assert (None if grid.diverged_step[i, j] < 0 else int(grid.diverged_step[i, j])) == run.diverged_at, where
+        assert grid.diverged_step[2, 0] >= 0, landscape_name  # α = 2.5 > 2/λ_max with β = 0
+
+
+def test_a_new_grid_does_not_compile_and_a_bad_one_is_refused():
+    landscape, optimizer = get_landscape("quadratic"), get_optimizer("momentum")
+    run_grid(landscape, optimizer, {"learning_rate": [0.1, 0.2], "momentum": [0.0, 0.5]}, steps=STEPS)
+    with count_compilations() as compiled:
+        run_grid(landscape, optimizer, {"learning_rate": [0.3, 0.7, 1.1], "momentum": [0.2, 0.8]}, steps=STEPS)
+    assert not compiled
+    with pytest.raises(ValueError, match="no hyperparameter"):
+        run_grid(landscape, optimizer, {"damping": [1.0]})
+    with pytest.raises(ValueError, match="combinations"):
+        run_grid(landscape, optimizer, {"learning_rate": [0.1] * 30, "momentum": [0.5] * 30})
+    with pytest.raises(ValueError, match="whole number"):
+        run_grid(landscape, get_optimizer("lbfgs"), {"memory_size": [1, 3]})

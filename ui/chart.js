@@ -10,18 +10,48 @@
 // under that: dragging it shows the run's precomputed path, playback frames and
 // divergence mark for each swept value, and moves the run's lines in every other chart
 // that has targets for it (its loss curve, its point on the sensitivity chart), all in
-// the browser; only letting go sends the value to Python (the "scrub" trigger).
+// the browser; only letting go sends the value to Python (the "scrub" trigger). Pressing on
+// a chart with drag_scrubs (the sensitivity chart) and dragging sideways moves the scrub
+// control of the run whose line is nearest.
+// A chart with a pick (the Eigenspace page's momentum rate map) is a control too: pressing
+// and dragging moves its point over a grid of runs computed ahead, and every chart that
+// follows that grid redraws (its measured line and its closed form); letting go sends the
+// point (the "pick" trigger).
 
-let plotlyLoaded;
-function loadPlotly(src) {
-  plotlyLoaded ??= window.Plotly ? Promise.resolve(window.Plotly) : new Promise((resolve, reject) => {
+// One plotly.js per tab (ui/chart.py, plotly_js): plotly.js's cartesian bundle while every figure
+// is 2-D, the full one from the first figure that needs it (a 3-D trace) on, for every chart; once
+// the full bundle is loaded the cartesian one never is. The full bundle replaces window.Plotly, and
+// the charts the cartesian one drew are drawn again with it: a plotly.js keeps its own state and
+// events on the charts it drew. Kept on window, as this module may be evaluated again in the tab.
+function loadPlotly({ bundle, src }) {
+  const tab = (window.appPlotly ??= window.Plotly ? { bundle: "full", loaded: Promise.resolve(window.Plotly) } : {});
+  if (tab.loaded && (tab.bundle === "full" || bundle !== "full")) return tab.loaded;
+  const earlier = tab.loaded; // the cartesian bundle, loaded or on its way
+  const loading = (earlier ? earlier.catch(() => null) : Promise.resolve(null)).then((cartesian) => new Promise((resolve, reject) => {
     const script = document.createElement("script");
     script.src = new URL(src, document.baseURI).href;
-    script.onload = () => resolve(window.Plotly);
-    script.onerror = () => { plotlyLoaded = undefined; reject(new Error(`plotly.js did not load from ${src} (is server.enableStaticServing on?)`)); };
+    script.onload = () => {
+      if (cartesian) redrawWithout(cartesian);
+      resolve(window.Plotly);
+    };
+    script.onerror = () => {
+      if (tab.loaded === loading) Object.assign(tab, cartesian ? { bundle: "cartesian", loaded: earlier } : { bundle: undefined, loaded: undefined });
+      reject(new Error(`plotly.js did not load from ${src} (is server.enableStaticServing on?)`));
+    };
     document.head.appendChild(script);
-  });
-  return plotlyLoaded;
+  }));
+  Object.assign(tab, { bundle, loaded: loading });
+  return loading;
+}
+
+// Every chart the cartesian bundle drew, drawn again from its latest figure with the plotly.js that replaced it.
+function redrawWithout(cartesian) {
+  for (const plot of document.querySelectorAll(".app-chart")) {
+    if (!plot._fullLayout || !plot.drawAgain) continue;
+    if (plot.player) plot.player.pause();
+    cartesian.purge(plot);
+    plot.drawAgain();
+  }
 }
 
 function child(parent, className, tag = "div") {
@@ -78,6 +108,7 @@ class Player {
 }
 
 const charts = new Map(); // chart name → its plot, so that one chart's scrub controls move the others
+const scrubRows = new Map(); // run colour → its scrub control ({ scrubber, row }), for drag_scrubs
 const EMPTY = { x: [null], y: [null] }; // a trace with no point at all would be hidden, and a chart of several
 // panels then loses the traces of a panel that a Plotly.animate does not touch
 const STILL = { mode: "immediate", frame: { duration: 0, redraw: false }, transition: { duration: 0 } };
@@ -199,6 +230,7 @@ class Scrubber {
       row.name.textContent = `Run ${run.slot} · ${run.title}`;
       row.value.textContent = run.texts[run.index];
       row.dot.style.color = run.color;
+      scrubRows.set(run.color, { scrubber: this, row });
       run.shown = run.index;
       run.original = {};
       for (const role of ["path", "cloud", "cross"]) {
@@ -291,6 +323,196 @@ class Scrubber {
   }
 }
 
+// The pointer's place in a chart's plot area (pixels from its top left corner) with the axes there;
+// null outside it, or held at its edge with ``clamp``.
+function plotArea(plot, event, clamp = false, xName = "xaxis", yName = "yaxis") {
+  const layout = plot._fullLayout, xa = layout && layout[xName], ya = layout && layout[yName];
+  if (!xa || !ya) return null;
+  const box = plot.getBoundingClientRect();
+  let px = event.clientX - box.left - xa._offset, py = event.clientY - box.top - ya._offset;
+  const inside = px >= 0 && px <= xa._length && py >= 0 && py <= ya._length;
+  if (!inside && !clamp) return null;
+  px = Math.min(Math.max(px, 0), xa._length);
+  py = Math.min(Math.max(py, 0), ya._length);
+  return { px, py, xa, ya };
+}
+
+function nearestIndex(count, distance) {
+  let best = 0;
+  for (let k = 1; k < count; k++) if (distance(k) < distance(best)) best = k;
+  return best;
+}
+
+// Calls press(event) on a press of the main button inside the plot area, then move(event) while the
+// pointer moves, captured (it may leave the chart), and release() once when it is let go.
+function onDrag(plot, press, move, release) {
+  plot.style.touchAction = "none"; // a drag on a touch screen moves the control, not the page
+  plot.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || !press(event)) return;
+    event.preventDefault();
+    event.stopPropagation(); // plotly's own drag (zoom) does not start
+    plot.setPointerCapture(event.pointerId);
+    const done = () => {
+      plot.removeEventListener("pointermove", move);
+      plot.removeEventListener("pointerup", done);
+      plot.removeEventListener("pointercancel", done);
+      release();
+    };
+    plot.addEventListener("pointermove", move);
+    plot.addEventListener("pointerup", done);
+    plot.addEventListener("pointercancel", done);
+  }, true);
+}
+
+// drag_scrubs: the press picks the run with a point nearest the pointer (in either panel of the
+// sensitivity chart); moving sets that run's scrub control to the swept value nearest the pointer.
+function dragScrubs(plot) {
+  let held = null;
+  const panels = [["xaxis", "yaxis", "final"], ["xaxis2", "yaxis2", "reached"]];
+  const heights = (target, run, role) => run.values.map((_, k) => {
+    if (role === "reached") return target.reached_values ? target.reached_values[k] : null;
+    const final = run.final[k];
+    return run.diverged[k] ? target.ceiling : final === null ? null : Math.max(final, 1e-12);
+  });
+  const scrubTo = (event) => {
+    const at = plotArea(plot, event, true);
+    const { row } = held, values = row.run.values;
+    const k = nearestIndex(values.length, (i) => Math.abs(at.xa.c2p(values[i]) - at.px));
+    if (Number(row.input.value) === k) return;
+    row.input.value = k;
+    held.scrubber.show(row.run, k, row);
+    held.moved = true;
+  };
+  onDrag(plot, (event) => {
+    let best = null;
+    for (const [xName, yName, role] of panels) {
+      const at = plotArea(plot, event, false, xName, yName);
+      if (!at) continue;
+      for (const [color, target] of Object.entries(plot.targets || {})) {
+        const control = scrubRows.get(color);
+        if (!control || !control.row.element.isConnected) continue;
+        const run = control.row.run, ys = heights(target, run, role);
+        run.values.forEach((value, k) => {
+          if (ys[k] === null || ys[k] === undefined) return;
+          const distance = Math.hypot(at.xa.c2p(value) - at.px, at.ya.c2p(ys[k]) - at.py);
+          if (!best || distance < best.distance) best = { distance, control };
+        });
+      }
+    }
+    if (!best) return false;
+    held = { ...best.control, moved: false };
+    scrubTo(event);
+    return true;
+  }, (event) => held && scrubTo(event), () => {
+    if (held) held.row.input.onchange();
+    held = null;
+  });
+}
+
+// Heavy-ball momentum along one eigen-direction from z⁰ = 0: zᵏ⁺¹ = βzᵏ + λxᵏ, xᵏ⁺¹ = xᵏ − αzᵏ⁺¹ (the
+// powers of R in optimizers/theory.py); |xᵏ| at ``steps`` as direction_figure draws it: held at
+// ``floor`` from below, cut from the first step past ``ceiling`` (or not finite) on.
+function momentumCurve(lam, x0, alpha, beta, steps, floor, ceiling) {
+  const out = { x: [], y: [] };
+  let x = x0, z = 0, k = 0;
+  for (const step of steps) {
+    for (; k < step; k++) {
+      z = beta * z + lam * x;
+      x = x - alpha * z;
+      if (!(Math.abs(x) <= ceiling)) return out;
+    }
+    if (!(Math.abs(x) <= ceiling)) return out;
+    out.x.push(step);
+    out.y.push(Math.max(Math.abs(x), floor));
+  }
+  return out;
+}
+
+// The grid of runs a pick chart goes over (ui/chart.py, sweep_data), decoded once; null before it has arrived.
+function pickGrid(name) {
+  const grid = window.appSweeps && window.appSweeps.get(name);
+  if (grid) grid.decoded ??= dequantized(grid.curves);
+  return grid || null;
+}
+
+// A chart with ``follows``: node (i, j) of the grid, its measured line and its closed form. The
+// y axis widens (never narrows) to what is drawn; the rerun after letting go sets it afresh.
+function followPick(plot, grid, i, j) {
+  const f = plot.pickFollow, steps = grid.steps, count = steps.length;
+  const depth = grid.eigenvalues.length, d = f.direction, base = (i * grid.betas.length + j) * count;
+  const measured = { x: [], y: [] };
+  for (let t = 0; t < count; t++) {
+    const v = grid.decoded[(base + t) * depth + d];
+    if (Number.isNaN(v)) break;
+    measured.x.push(steps[t]);
+    measured.y.push(10 ** v);
+  }
+  const scale = grid.scales[d];
+  const closed = momentumCurve(grid.eigenvalues[d], grid.start[d], grid.alphas[i], grid.betas[j], steps,
+    grid.floor * scale, grid.ceiling * scale);
+  return Plotly.animate(plot, [{ data: [measured, closed], traces: [f.measured, f.closed] }], STILL).then(() => {
+    const ya = plot._fullLayout.yaxis, shown = measured.y.concat(closed.y).filter((v) => v > 0);
+    if (!shown.length || ya.type !== "log") return null;
+    const low = Math.log10(Math.min(...shown)), high = Math.log10(Math.max(...shown));
+    const [bottom, top] = ya.range;
+    return low < bottom || high > top ? Plotly.relayout(plot, { "yaxis.range": [Math.min(low, bottom), Math.max(high, top)] }) : null;
+  });
+}
+
+function formatted(value) {
+  return Number(value.toPrecision(4)).toString();
+}
+
+// ``pick``: the chart's marker (trace pick.current) follows the pointer over the grid's nodes.
+class Picker {
+  constructor(plot) {
+    this.plot = plot;
+    this.readout = child(plot.parentElement, "app-pick-readout");
+    this.readout.setAttribute("aria-live", "polite");
+    // The node shown is a ring over the plot, not a trace: a Plotly.animate of a trace above a
+    // heatmap erases the heatmap, and a restyle redraws it (the current setting stays marked).
+    this.ring = child(plot.parentElement, "app-pick-ring", "span");
+    this.ring.hidden = true;
+    this.drawing = new Latest((i, j) => this.draw(i, j));
+    const moveTo = (event) => {
+      const grid = pickGrid(this.pick.grid), at = plotArea(plot, event, true);
+      const i = nearestIndex(grid.alphas.length, (k) => Math.abs(at.xa.c2p(grid.alphas[k]) - at.px));
+      const j = nearestIndex(grid.betas.length, (k) => Math.abs(at.ya.c2p(grid.betas[k]) - at.py));
+      if (this.node && this.node[0] === i && this.node[1] === j) return;
+      this.node = [i, j];
+      this.readout.textContent = `(α, β) = (${formatted(grid.alphas[i])}, ${formatted(grid.betas[j])}), rate ${grid.rates[i][j].toFixed(4)}: let go to set it`;
+      this.drawing.ask(i, j);
+    };
+    onDrag(plot, (event) => {
+      if (!this.pick || !pickGrid(this.pick.grid) || !plotArea(plot, event)) return false;
+      this.node = null;
+      moveTo(event);
+      return true;
+    }, moveTo, () => {
+      const grid = pickGrid(this.pick.grid);
+      if (!this.node || !grid) return;
+      const [i, j] = this.node;
+      if (plot.sendPick) plot.sendPick("pick", { alpha: grid.alphas[i], beta: grid.betas[j] });
+    });
+  }
+  load(pick) {
+    this.pick = pick;
+    this.node = null;
+    this.readout.textContent = "";
+    this.ring.hidden = true;
+  }
+  draw(i, j) {
+    const grid = pickGrid(this.pick.grid), layout = this.plot._fullLayout;
+    Object.assign(this.ring.style, {
+      left: `${this.plot.offsetLeft + layout.xaxis._offset + layout.xaxis.c2p(grid.alphas[i])}px`,
+      top: `${this.plot.offsetTop + layout.yaxis._offset + layout.yaxis.c2p(grid.betas[j])}px`,
+    });
+    this.ring.hidden = false;
+    const others = [...charts.values()].filter((other) => other.isConnected && other.pickFollow && other.pickFollow.grid === this.pick.grid);
+    return Promise.all(others.map((other) => followPick(other, grid, i, j)));
+  }
+}
+
 // How a chart with ``targets`` (per run colour) follows another chart's scrub control.
 function follower(plot, message) {
   const targets = message.targets;
@@ -333,15 +555,17 @@ function follower(plot, message) {
   };
 }
 
-export default function ({ data, parentElement, setTriggerValue }) {
+export default function drawChart({ data, parentElement, setTriggerValue }) {
   const message = JSON.parse(new TextDecoder().decode(data));
   const plot = child(parentElement, "app-chart");
+  plot.drawAgain = () => drawChart({ data, parentElement, setTriggerValue }); // after the full plotly.js replaced the cartesian one
   const bar = child(parentElement, "app-playback");
   bar.hidden = !message.playback;
   const scrubs = child(parentElement, "app-scrub");
   scrubs.hidden = !message.scrub;
   plot.sendClick = message.clicks ? setTriggerValue : null;
   plot.sendScrub = message.scrub_reports ? setTriggerValue : null;
+  plot.sendPick = message.pick_reports ? setTriggerValue : null;
   loadPlotly(message.plotly).then((Plotly) => {
     const { data, layout } = message.figure;
     if (message.playback) {
@@ -354,17 +578,31 @@ export default function ({ data, parentElement, setTriggerValue }) {
     if (message.playback && plot.player.index > 0) plot.player.show(plot.player.index);
     if (message.name) charts.set(message.name, plot);
     plot.follow = message.targets ? follower(plot, message) : null;
+    plot.targets = message.targets;
+    plot.classList.toggle("app-draggable", Boolean(message.drag_scrubs || message.pick));
+    plot.pickFollow = message.follows;
+    if (message.drag_scrubs && !plot.dragScrubs) {
+      plot.dragScrubs = true;
+      dragScrubs(plot);
+    }
+    if (message.pick) {
+      plot.picker ??= new Picker(plot);
+      plot.picker.load(message.pick);
+    }
     if (plot.follow) watchScreen(plot);
     if (message.scrub) {
       plot.scrubber ??= new Scrubber(scrubs, plot);
       plot.scrubber.load(message.scrub, message.figure);
     }
-    if (!plot.listening) {
-      plot.listening = true;
+    if (plot.clicksFrom !== window.Plotly) { // the events of the plotly.js that drew it (loadPlotly)
+      plot.clicksFrom = window.Plotly;
       plot.on("plotly_click", (event) => {
         const point = event.points[0];
         if (plot.sendClick && point) plot.sendClick("click", { x: point.x, y: point.y });
       });
+    }
+    if (!plot.listening) {
+      plot.listening = true;
       // The page's column can change width without the window resizing (the sidebar folding).
       let width = plot.clientWidth;
       new ResizeObserver(() => {

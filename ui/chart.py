@@ -9,9 +9,11 @@ gives it and hands each new figure to ``Plotly.react``, which keeps the
 chart's DOM and redraws only what changed.
 
 The browser side is ``chart.js`` (with ``chart.css``) beside this file.
-plotly.js itself is the copy that ships with the pinned ``plotly`` package,
-served from the app's static folder (``server.enableStaticServing`` in
-``.streamlit/config.toml``) and loaded once per browser tab.
+plotly.js itself is served from the app's static folder
+(``server.enableStaticServing`` in ``.streamlit/config.toml``), one per browser
+tab: plotly.js's cartesian bundle while every figure is 2-D (fetched by
+``scripts/setup.sh``), the full copy that ships with the pinned ``plotly``
+package once a figure has a 3-D trace, or from the start without the former.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -63,6 +66,43 @@ def publish_plotly_js() -> str:
     return f"app/static/{name}"
 
 
+# The trace types of plotly.js's cartesian bundle (plotly.js-cartesian-dist-min: its README), which
+# scripts/fetch_plotly_cartesian.py puts in the static folder: 1.5 MB of script against the full
+# bundle's 4.8 MB, and every type the app's 2-D charts draw.
+CARTESIAN_TRACES = frozenset({
+    "bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie",
+    "scatter", "scatterternary", "violin",
+})  # fmt: skip
+
+
+@functools.cache
+def plotly_js_version() -> str:
+    """The version of the pinned plotly package's plotly.js, as its first line names it ("4.1.1")."""
+    with open(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", "rb") as bundle:
+        return re.search(rb"plotly\.js v(\S+)", bundle.read(200)).group(1).decode()
+
+
+def plotly_bundle(figure: dict, playback: dict | None = None) -> str:
+    """The plotly.js that ``figure`` (a figure's dict, with its frames; ``playback``: the frames of its
+    playback) needs: "cartesian" when all its traces are of the cartesian bundle's types, else "full"
+    (a 3-D trace: scatter3d, surface). A trace without a type is a scatter; a frame's keeps its own."""
+    frames = [*figure.get("frames", ()), *(playback or {}).get("frames", ())]
+    types = {trace.get("type", "scatter") for trace in figure.get("data", ())}
+    types.update(trace["type"] for frame in frames for trace in frame.get("data", ()) if "type" in trace)
+    return "cartesian" if types <= CARTESIAN_TRACES else "full"
+
+
+def plotly_js(bundle: str) -> dict:
+    """The plotly.js for a figure that needs ``bundle``: which one, and its path under the app's URL.
+    The full bundle when the cartesian one is not in the static folder (``scripts/setup.sh`` fetches
+    it when it can): looked for at every call, a stat, so a server started before it was fetched
+    serves it from then on."""
+    name = f"plotly-cartesian-{plotly_js_version()}.min.js"
+    if bundle == "cartesian" and (STATIC / name).exists():
+        return {"bundle": "cartesian", "src": f"app/static/{name}"}
+    return {"bundle": "full", "src": publish_plotly_js()}
+
+
 def _array_as_json(value):
     """NumPy values for ``json.dumps``: arrays as plotly.js typed arrays (base64), as plotly.py sends them."""
     if isinstance(value, np.generic):
@@ -95,6 +135,10 @@ def chart(
     scrub: dict | None = None,
     targets: dict | None = None,
     on_scrub: Callable[[], None] | None = None,
+    drag_scrubs: bool = False,
+    pick: dict | None = None,
+    on_pick: Callable[[], None] | None = None,
+    follows: dict | None = None,
 ):
     """Draw ``figure`` (a plotly figure) full width under ``key``; a later call with the same key redraws it in place.
 
@@ -104,18 +148,36 @@ def chart(
     dragging one shows that run's precomputed path for each value at once, in the browser, and in
     every other chart on the page that has ``targets`` for the run (``plots.loss_targets``, the
     sensitivity figure's); nothing is sent to Python until the input is let go, when ``on_scrub``
-    is called and ``scrubbed(key)`` holds (slot, hyperparameter, value)."""
+    is called and ``scrubbed(key)`` holds (slot, hyperparameter, value). ``drag_scrubs``: pressing
+    on this chart (the sensitivity chart) and dragging sideways moves the scrub control of the run
+    whose line is nearest, to the swept value nearest the pointer.
+
+    ``pick``: the chart is a control over a precomputed grid of runs (``{"grid": its ``sweep_data``
+    name}``, the Eigenspace page's momentum rate map): pressing and dragging rings the nearest node
+    and redraws every chart with ``follows`` for that grid (``{"grid", "direction":
+    its column in the grid's curves, "measured" and "closed": the trace indices to redraw}``), in
+    the browser; letting go calls ``on_pick``, and ``picked_point(key)`` then holds the node."""
     spec = figure.to_dict()
     spec["layout"] = {**spec.get("layout", {}), "template": TEMPLATE}
     message = {
         "name": key, "figure": spec, "config": {"displaylogo": False, "responsive": True, **(config or {})},
-        "playback": getattr(figure, "playback", None), "clicks": on_click is not None, "plotly": publish_plotly_js(),
-        "scrub": scrub, "targets": targets, "scrub_reports": on_scrub is not None,
+        "playback": getattr(figure, "playback", None), "clicks": on_click is not None,
+        "plotly": plotly_js(plotly_bundle(spec, getattr(figure, "playback", None))),
+        "scrub": scrub, "targets": targets, "scrub_reports": on_scrub is not None, "drag_scrubs": drag_scrubs,
+        "pick": pick, "pick_reports": on_pick is not None, "follows": follows,
     }  # fmt: skip
     callbacks = {"on_click_change": on_click} if on_click else {}
     if on_scrub:
         callbacks["on_scrub_change"] = on_scrub
+    if on_pick:
+        callbacks["on_pick_change"] = on_pick
     return _component(key=key, data=encode(message), **callbacks)
+
+
+def picked_point(key: str) -> tuple[float, float] | None:
+    """The (α, β) node a ``pick`` chart under ``key`` was let go at, inside its ``on_pick``."""
+    point = st.session_state[key].get("pick")
+    return (float(point["alpha"]), float(point["beta"])) if point else None
 
 
 def clicked_point(key: str) -> tuple[float, float] | None:

@@ -17,7 +17,9 @@ at a critical point). This module only wires them to widgets and figures.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
+import json
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -29,11 +31,12 @@ from landscapes import LANDSCAPES, Quadratic, get_landscape, minibatch_quadratic
 from landscapes import ill_conditioned_quadratic, log_uniform_spectrum, quadratic_from_spectrum
 from landscapes.local_model import critical_point_model
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
+from optimizers.sweeps import run_grid
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
 from ui import controls, eigenspace_plots, plots, viewstate
 from ui import nqm as nqm_section
-from ui.chart import chart
+from ui.chart import chart, picked_point, sweep_data
 from ui.explanations import look_for
 from ui.explorer import _docstring_markdown
 from ui.optimizer_fields import setting_fields
@@ -81,6 +84,9 @@ EFFECTIVE_HELP = (
     "Off: P·H with P the method's inverse-curvature model. On: αP·H, which is 1 for the step that lands on the minimum."
 )
 TOLERANCE = 0.1  # "close to Newton": every eigenvalue of P·H within a factor e^0.1 ≈ 1.105 of 1
+RATE_MAP_KEY = "momentum_rate_plot"
+PICK_NODES = 16  # per axis of the (α, β) grid the rate map's point can be dragged over
+PICK_VALUES = 402  # numbers per grid node sent for the error curves (steps kept × directions drawn)
 
 def setting_key(name: str, setting: str) -> str:
     return f"{name}.{setting}"
@@ -190,6 +196,93 @@ def compute(settings: Settings) -> tuple[dict[str, MethodRun], list[str]]:
         except ValueError as error:
             problems.append(f"**{OPTIMIZERS[name].title} does not apply here.** {error}")
     return done, problems
+
+
+# --- the momentum rate map as a control -------------------------------------------
+def pick_axes(lam: np.ndarray, learning_rate: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (α, β) nodes the rate map's point can be dragged to: for each of PICK_NODES evenly spaced
+    points along each of the map's axes, the nearest value its slider offers on the map."""
+    specs = OPTIMIZERS["momentum"].hyperparameters
+    top = eigenspace_plots.rate_map_alpha_range(lam, learning_rate)
+
+    def spread(spec: Parameter, low: float, high: float) -> tuple[float, ...]:
+        grid = np.asarray(controls.slider_grid(spec), np.float64)
+        grid = grid[grid <= high]
+        return tuple(sorted({float(grid[np.argmin(np.abs(grid - t))]) for t in np.linspace(low, high, PICK_NODES)}))
+
+    return spread(specs["learning_rate"], top / PICK_NODES, top), spread(specs["momentum"], 0.0, specs["momentum"].high)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def pick_grid(
+    problem: str, parameters: Items, noise_scale: float, batch_size: int, seed: int, steps: int, settings: Items,
+    directions: tuple[int, ...], alphas: tuple[float, ...], betas: tuple[float, ...],
+) -> dict:  # fmt: skip
+    """Momentum's runs at every (α, β) node of the rate map, all in one program (``run_grid``), as the
+    direction charts draw them (|xᵢᵏ| cut where the run diverged, ``clip_log_curve``), in log10 and
+    at most PICK_VALUES numbers per node; with each node's rate, and what the closed form needs
+    (λᵢ, xᵢ⁰), for ``ui.chart.sweep_data``. Raises ``ValueError`` where momentum does not apply."""
+    quadratic = build_problem(problem, parameters)
+    landscape = minibatch_quadratic(quadratic, noise_scale, batch_size)
+    optimizer = get_optimizer("momentum", **dict(settings))
+    x0 = start_point(problem, quadratic)
+    grid = run_grid(landscape, optimizer, {"learning_rate": alphas, "momentum": betas}, x0, steps, seed)
+    lam, q, minimum = eigen_data(quadratic)
+    columns = list(directions)
+    components = (grid.params.astype(np.float64) - minimum) @ q[:, columns]  # (α, β, steps + 1, directions)
+    start = components[0, 0, 0]
+    scales = np.maximum(np.abs(start), 1e-12)  # as direction_figure's: every method starts at x⁰
+    kept = np.unique(np.linspace(0, steps, min(steps + 1, PICK_VALUES // len(columns))).round().astype(int))
+    curves = np.full(components.shape[:2] + (kept.size, len(columns)), np.nan)
+    for (i, j), stop in np.ndenumerate(grid.diverged_step):
+        end = steps + 1 if stop < 0 else int(stop)
+        for d in range(len(columns)):
+            shown = eigenspace_plots.clip_log_curve(components[i, j, :end, d], scales[d])
+            inside = kept < shown.size
+            curves[i, j, inside, d] = np.log10(shown[kept[inside]])
+    alpha, beta = np.meshgrid(np.asarray(alphas), np.asarray(betas), indexing="ij")
+    data = {
+        "alphas": list(alphas), "betas": list(betas), "steps": kept.tolist(), "curves": plots.quantized(curves),
+        "rates": np.round(theory.momentum_rate(lam, alpha, beta), 6).tolist(), "eigenvalues": lam[columns].tolist(),
+        "start": start.tolist(), "scales": scales.tolist(), "floor": eigenspace_plots.FLOOR,
+        "ceiling": eigenspace_plots.CEILING,
+    }  # fmt: skip
+    data["name"] = "momentum grid " + hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return data
+
+
+def pick_arguments(settings: Settings) -> tuple | None:
+    """``pick_grid``'s arguments for a setting of the page (None without momentum among its methods)."""
+    chosen = dict(settings.methods)
+    if "momentum" not in chosen:
+        return None
+    lam = eigen_data(build_problem(settings.problem, settings.parameters))[0]
+    alphas, betas = pick_axes(lam, float(dict(chosen["momentum"])["learning_rate"]))
+    return (settings.problem, settings.parameters, settings.noise_scale, settings.batch_size, settings.seed,
+            settings.steps, chosen["momentum"], settings.directions, alphas, betas)  # fmt: skip
+
+
+def rate_picker(settings: Settings) -> dict | None:
+    """The rate map's grid of momentum runs (``pick_grid``) for the page's current setting; None
+    without momentum among the methods, or where it does not apply."""
+    arguments = pick_arguments(settings)
+    try:
+        return None if arguments is None else pick_grid(*arguments)
+    except ValueError:
+        return None
+
+
+def _on_pick():
+    """The rate map let go: momentum's sliders take the (α, β) node it was let go at (and the link follows)."""
+    point = picked_point(RATE_MAP_KEY)
+    if point is None:
+        return
+    for setting, value in zip(("learning_rate", "momentum"), point):
+        spec = OPTIMIZERS["momentum"].hyperparameters[setting]
+        try:
+            st.session_state[setting_key("momentum", setting)] = spec.check(setting, value)
+        except ValueError:
+            pass  # not a value this slider takes: left as it is
 
 
 # --- the view state ------------------------------------------------------------------
@@ -437,7 +530,19 @@ def trajectory_views(settings: Settings, done: dict[str, MethodRun]):
     )
 
 
-def direction_views(settings: Settings, done: dict[str, MethodRun]):
+def _pick_follower(figure, grid: dict | None, panel: int) -> dict | None:
+    """How direction chart ``panel`` follows the rate map's point: momentum's measured and closed-form lines."""
+    if grid is None:
+        return None
+    title = OPTIMIZERS["momentum"].title
+    names = [trace.get("name") for trace in figure.to_dict()["data"]]
+    if title not in names or f"{title}: closed form" not in names:
+        return None
+    return {"grid": grid["name"], "direction": panel, "measured": names.index(title), "closed": names.index(f"{title}: closed form")}
+
+
+def direction_views(settings: Settings, done: dict[str, MethodRun], picker: dict | None = None):
+    """One chart per eigen-direction; with ``picker`` (``rate_picker``), momentum's lines follow the rate map's point."""
     quadratic = build_problem(settings.problem, settings.parameters)
     lam = eigen_data(quadratic)[0]
     if not settings.directions:
@@ -454,7 +559,7 @@ def direction_views(settings: Settings, done: dict[str, MethodRun]):
                 predicted.append((OPTIMIZERS[name].title, run.predicted[:, i]))
         with columns[panel % len(columns)]:
             figure = eigenspace_plots.direction_figure(i, float(lam[i]), measured, predicted)
-            chart(figure, key=f"direction_plot_{i}")
+            chart(figure, key=f"direction_plot_{i}", follows=_pick_follower(figure, picker, panel))
     st.caption(
         "Solid: the measured error |xᵢᵏ| along each eigen-direction. Dotted: the closed forms, "
         "GD xᵢᵏ = (1 − αλᵢ)ᵏxᵢ⁰ and momentum from the roots of R = [[β, λᵢ], [−αβ, 1 − αλᵢ]]. "
@@ -462,7 +567,8 @@ def direction_views(settings: Settings, done: dict[str, MethodRun]):
     )
 
 
-def rate_views(settings: Settings):
+def rate_views(settings: Settings, picker: dict | None = None):
+    """GD's rate against α and momentum's over (α, β); with ``picker`` (``rate_picker``) the latter is a control."""
     quadratic = build_problem(settings.problem, settings.parameters)
     lam = eigen_data(quadratic)[0]
     chosen = dict(settings.methods)
@@ -490,7 +596,15 @@ def rate_views(settings: Settings):
                 ("momentum_rate", settings.problem, settings.parameters, alpha, beta),
                 lambda: eigenspace_plots.momentum_rate_figure(lam, alpha, beta),
             )
-            chart(figure, key="momentum_rate_plot")
+            pick = None
+            if picker is not None:
+                sweep_data(picker, key="momentum_grid")
+                pick = {"grid": picker["name"]}
+            chart(figure, key=RATE_MAP_KEY, pick=pick, on_pick=_on_pick if pick else None)
+            if pick:
+                st.caption("Press on the map and drag: a ring marks the nearest of a grid of settings whose runs were "
+                           "computed ahead, and the error curves above follow it (momentum's measured line and its closed "
+                           "form). Let go to set momentum's sliders there.")  # fmt: skip
             label = "Set the optimal (α, β)"
             if best_momentum is not None:
                 label += f" = ({best_momentum.learning_rate:.4g}, {best_momentum.momentum:.4g})"

@@ -91,13 +91,19 @@ def gd_rate_figure(eigenvalues, learning_rate: float, *, height: int = 380) -> g
     return fig
 
 
+def rate_map_alpha_range(eigenvalues, learning_rate: float) -> float:
+    """The momentum rate map's largest α: past 4/|λ|max every β diverges (and the current α is on the map)."""
+    return max(4.2 / max(float(np.abs(np.asarray(eigenvalues)).max()), 1e-12), 1.05 * learning_rate)
+
+
 def momentum_rate_figure(
     eigenvalues, learning_rate: float, momentum: float, *, resolution: int = 121, height: int = 420
 ) -> go.Figure:
-    """Heatmap of momentum's rate over (α, β), the current point and the optimum marked."""
+    """Heatmap of momentum's rate over (α, β), the current point and the optimum marked.
+
+    Dragging on it (rather than zooming) picks a setting: its drag mode is off."""
     lam = np.asarray(eigenvalues, np.float64)
-    top = 4.2 / max(float(np.abs(lam).max()), 1e-12)
-    alphas = np.linspace(0.0, max(top, 1.05 * learning_rate), resolution)
+    alphas = np.linspace(0.0, rate_map_alpha_range(lam, learning_rate), resolution)
     betas = np.linspace(0.0, 0.999, resolution)
     grid = np.minimum(theory.momentum_rate_grid(lam, alphas, betas), RATE_CAP)
     edge = 1.0 / RATE_CAP
@@ -121,7 +127,7 @@ def momentum_rate_figure(
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=40, b=10), title="Momentum: rate over the (α, β) plane",
         xaxis=dict(title="learning rate α", range=[0, float(alphas[-1])]), yaxis=dict(title="momentum β", range=[0, 1]),
-        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0.0),
+        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0.0), dragmode=False,
     )  # fmt: skip
     return fig
 

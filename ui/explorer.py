@@ -687,12 +687,13 @@ def sensitivity_view(settings: Settings, swept: list[Swept]):
         [(s.drawn, s.view, s.index) for s in swept], landscape, x_title=" / ".join(titles), log_x=log_x,
     )  # fmt: skip
     st.subheader("How sensitive is each run to its " + ("learning rate" if titles == ["learning rate α"] else "setting") + "?")
-    chart(figure, key=SENSITIVITY_KEY, targets=figure.targets)
+    chart(figure, key=SENSITIVITY_KEY, targets=figure.targets, drag_scrubs=True)
     noisy = f" over its first {min(settings.seeds, SWEEP_SEEDS)} seeds" if settings.seeds > 1 else ""
     st.caption(
         f"Each run at its slider's values within a decade of its own (ringed){noisy}, all computed at once. "
         f"× and shading: the settings that diverged. Below: the first step with L − L* ≤ {plots.TOLERANCE:.0e} "
-        "(none drawn where it is never reached). The filled point follows a scrub control."
+        "(none drawn where it is never reached). The filled point follows a scrub control; pressing on the chart and "
+        "dragging sideways moves the scrub control of the run whose line is nearest, and letting go sets it."
     )
 
 

@@ -949,7 +949,7 @@ def sensitivity_figure(
     x_axis = dict(type="log" if log_x else "linear", exponentformat="power", range=[low - pad, high + pad])
     y_title = "final L − L*" if bounded else "final L"
     layout = dict(
-        height=height, margin=dict(l=90, r=25, t=40, b=50), hovermode="closest", shapes=shapes,
+        height=height, margin=dict(l=90, r=25, t=40, b=50), hovermode="closest", shapes=shapes, dragmode=False,
         legend=dict(orientation="h", x=0.0, yanchor="bottom", y=1.0),
         xaxis=dict(x_axis, anchor="y", showticklabels=not bounded, title=dict(text=None if bounded else x_title)),
         yaxis=dict(title=dict(text=y_title), type="log" if bounded else "linear", exponentformat="power",

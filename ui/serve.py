@@ -3,7 +3,7 @@
 ``python -m ui.serve [streamlit run options]`` is ``streamlit run app.py`` in a
 process that first starts a background thread which imports JAX and the pages'
 libraries and runs the default views of the explorer and the eigenspace page
-once (their runs and contour grids), so that JAX's in-process caches hold their
+once (their runs, sweeps and contour grids), so that JAX's in-process caches hold their
 programs (loaded from ``.jax_cache/`` when it has them) by the time the first
 visitor's page asks for them; it then freezes that long-lived heap out of the
 garbage collector's scans. The server itself starts at once. ``scripts/app.sh``
@@ -34,7 +34,8 @@ def warm_explorer():
 
 
 def warm_eigenspace():
-    """The Eigenspace page's default view: its runs and its two contour grids, outside Streamlit's data caches."""
+    """The Eigenspace page's default view: its runs, its two contour grids and the rate map's grid of
+    momentum runs, outside Streamlit's data caches."""
     from ui import eigenspace, viewstate
 
     settings = eigenspace.settings_of(viewstate.defaults(eigenspace.declare))
@@ -44,6 +45,9 @@ def warm_eigenspace():
             values, settings.steps,
         )  # fmt: skip
     eigenspace.eigen_view.__wrapped__(settings.problem, settings.parameters)
+    arguments = eigenspace.pick_arguments(settings)
+    if arguments is not None:
+        eigenspace.pick_grid.__wrapped__(*arguments)
 
 
 def warm_up():

@@ -23,11 +23,14 @@ and measure
   scrub control (one swept value each, the button held down throughout):
   input event → the last change inside a chart, and the reruns and bytes the
   drag caused (there should be none);
+* pick: on the eigenspace page, ``--pick-moves`` moves of the mouse dragging
+  over the momentum rate map (one α node each, the button held down): pointer
+  move → the last change inside the error charts, and the reruns and bytes;
 * sweeps: the explorer's default sweeps (four runs × their values × 300
   steps) computed in this process with nothing cached and their programs
   compiled, median of ``--sweep-repeats``.
 
-Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10] [--scrub-moves 20]
+Run:  .venv/bin/python benchmarks/latency.py [--moves 20] [--sessions 10] [--scrub-moves 20] [--pick-moves 20]
 """
 
 from __future__ import annotations
@@ -125,6 +128,63 @@ def scrub_moves(session: "Session", moves: int) -> tuple[list[float], list[float
     page.mouse.up()  # lets go: one rerun sets the slider
     page.wait_for_selector(IDLE)
     return times, every, received, reruns
+
+
+# The pick: each pointer move over the Eigenspace page's momentum rate map with the button held (its
+# own time stamp) and the last change inside the error charts that follow it; script runs counted.
+PICK_INSTRUMENT = """
+() => {
+  window.__pick = {input: 0, lastChart: 0, reruns: 0};
+  const map = document.querySelector(".st-key-momentum_rate_plot .js-plotly-plot");
+  map.addEventListener('pointermove', (event) => { if (event.buttons) window.__pick.input = event.timeStamp; }, true);
+  document.querySelectorAll("[class*='st-key-direction_plot'] .js-plotly-plot").forEach((chart) => {
+    new MutationObserver(() => { window.__pick.lastChart = performance.now(); })
+      .observe(chart, {childList: true, subtree: true, attributes: true, characterData: true});
+  });
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') window.__pick.reruns += 1;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+PICK_DONE = f"""() => window.__pick.input > 0 && window.__pick.lastChart > window.__pick.input
+    && performance.now() - window.__pick.lastChart > {QUIET_MS}"""
+# The rate map's nodes along α at its β node nearest 0.8, in the page's pixels.
+PICK_NODES = """() => {
+  const g = document.querySelector(".st-key-momentum_rate_plot .js-plotly-plot"), l = g._fullLayout;
+  const grid = [...window.appSweeps.values()].find((s) => s.name.startsWith("momentum grid"));
+  const box = g.getBoundingClientRect();
+  const beta = grid.betas.reduce((a, b) => (Math.abs(b - 0.8) < Math.abs(a - 0.8) ? b : a));
+  return grid.alphas.map((a) => [box.left + l.xaxis._offset + l.xaxis.c2p(a), box.top + l.yaxis._offset + l.yaxis.c2p(beta)]);
+}"""
+
+
+def pick_moves(session: "Session", moves: int) -> tuple[list[float], int, int]:
+    """Press on the eigenspace page's rate map and move one α node at a time, ``moves`` times, without
+    letting go: seconds from each pointer move to the error charts redrawn; bytes received and
+    script runs started while dragging."""
+    page = session.page
+    page.locator(".st-key-momentum_rate_plot").scroll_into_view_if_needed()
+    page.evaluate(PICK_INSTRUMENT)
+    nodes = page.evaluate(PICK_NODES)
+    k, direction = 1, 1
+    page.mouse.move(*nodes[0])
+    page.mouse.down()
+    page.wait_for_timeout(QUIET_MS)
+    bytes_before, times = session.received, []
+    for _ in range(moves):
+        if not 0 <= k < len(nodes):
+            direction = -direction
+            k += 2 * direction
+        page.evaluate("() => { window.__pick.input = 0; }")
+        page.mouse.move(*nodes[k])
+        page.wait_for_function(PICK_DONE, timeout=30_000)
+        times.append(page.evaluate("() => (window.__pick.lastChart - window.__pick.input) / 1000"))
+        k += direction
+    received, reruns = session.received - bytes_before, page.evaluate("() => window.__pick.reruns")
+    page.mouse.up()  # lets go: one rerun sets momentum's sliders
+    page.wait_for_selector(IDLE)
+    return times, received, reruns
 
 
 def sweep_seconds(repeats: int) -> list[float]:
@@ -277,6 +337,7 @@ def main():
     parser.add_argument("--sessions", type=int, default=0, help="also run N concurrent sessions on the explorer")
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
     parser.add_argument("--scrub-moves", type=int, default=20, help="scrub control moves on the explorer (0: none)")
+    parser.add_argument("--pick-moves", type=int, default=20, help="rate map drag moves on the eigenspace page (0: none)")
     parser.add_argument("--sweep-repeats", type=int, default=20, help="timed computations of the default sweeps (0: none)")
     args = parser.parse_args()
 
@@ -316,6 +377,13 @@ def main():
                                     read_log(log)[before : before + reruns])  # fmt: skip
                     row["page"] += f": {reruns} reruns while dragging"
                     rows.append(row)
+            if name == "eigenspace" and args.pick_moves:
+                before = len(read_log(log))
+                pick_times, received, reruns = pick_moves(session, args.pick_moves)
+                row = summarize("eigenspace, rate map dragged → error charts redrawn", pick_times, [received], baseline,
+                                read_log(log)[before : before + reruns])  # fmt: skip
+                row["page"] += f": {reruns} reruns while dragging"
+                rows.append(row)
             errors = session.errors()
             session.page.close()
             if name == "explorer" and args.sessions:

@@ -131,5 +131,20 @@ def wait_charts(page, charts: int, timeout: float = 120_000):
     )  # fmt: skip
 
 
+def show_chart(page, selector: str, timeout: float = 60_000):
+    """Scroll the chart ``selector`` names into view and wait until it has drawn its latest figure: a
+    chart out of view draws a new figure only when it is back in view (``ui/chart.js``)."""
+    chart = page.locator(selector)
+    chart.scroll_into_view_if_needed()
+    chart.evaluate("g => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # the view's observer runs
+    page.wait_for_function("g => !g.waiting && g.drawn !== false", arg=chart.element_handle(), timeout=timeout)
+
+
+def show_every_chart(page):
+    """Every chart on the page brought up to date (``show_chart``), from the top down."""
+    for index in range(page.locator(CHART).count()):
+        show_chart(page, f"{CHART} >> nth={index}")
+
+
 def errors_on(page) -> list[str]:
     return [element.inner_text() for element in page.query_selector_all(ERRORS)]

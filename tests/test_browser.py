@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
-from app_server import ARTIFACTS, CHART, errors_on, wait_charts, wait_idle
+from app_server import ARTIFACTS, CHART, errors_on, show_every_chart, wait_charts, wait_idle
 from ui import lessons
 
 PAGE_LESSONS = {page: lessons.load(page).lessons for page in ("explorer", "eigenspace", "scale_up")}
@@ -79,6 +79,7 @@ def test_a_lesson_with_a_slider_moved_reopens_from_its_copied_link(browser):
     move_learning_rate(page)
     link = query(page)
     assert link["lesson"] == "zigzag" and "run1.learning_rate" in link and "preset" not in link, link
+    show_every_chart(page)
     shown = [page.evaluate(f"i => JSON.stringify(document.querySelectorAll('{CHART}')[i].data)", i) for i in (0, 1)]
     again = browser.open_page(urlparse(page.url).path + "?" + urlparse(page.url).query, charts=2)
     assert not errors_on(again)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from app_server import ARTIFACTS, CHART, ROOT, AppServer, errors_on, wait_charts, wait_idle
+from app_server import ARTIFACTS, CHART, ROOT, AppServer, errors_on, show_every_chart, wait_charts, wait_idle
 from ui import chart
 
 pytest.importorskip("playwright")
@@ -80,6 +80,7 @@ def test_the_explorer_loads_the_cartesian_bundle_and_the_full_one_for_its_3d_vie
     slider.focus()
     slider.press("ArrowRight")
     wait_idle(page)
+    show_every_chart(page)  # a chart out of view draws its new figure once in view
     page.wait_for_function(f"b => ({FLAT})().every((c, i) => c !== b[i])", arg=before, timeout=60_000)  # each redrawn
     assert page.evaluate(DRAWN, f"{CHART}[data-before]") == drawn and all(page.evaluate(DRAWN, CHART))
     assert not errors_on(page)

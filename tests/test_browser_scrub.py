@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from app_server import ARTIFACTS, CHART, errors_on, wait_idle
+from app_server import ARTIFACTS, CHART, errors_on, show_chart, wait_idle
 
 pytest.importorskip("playwright")
 
@@ -160,5 +160,25 @@ def test_dragging_along_the_sensitivity_chart_scrubs_the_nearest_run(browser):
     page.wait_for_function(f"v => location.search.includes('run1.learning_rate=' + v)", arg=shown, timeout=60_000)
     wait_idle(page)
     assert sidebar_value(page, "learning rate") == shown
+    assert not errors_on(page)
+    page.close()
+
+
+def test_a_chart_out_of_view_draws_its_new_figure_once_back_in_view(browser):
+    """A slider move redraws the charts on screen; the sensitivity chart, below the fold, draws its
+    new figure when scrolled to (``ui/chart.js``, drawChart), and then shows the moved run."""
+    page = browser.open_page("/explorer", charts=3)
+    data = f"() => JSON.stringify(document.querySelector('{SENSITIVITY}').data.map(t => t.name))"
+    before = page.evaluate(data)
+    assert "Gradient descent α=0.1" in before
+    slider = page.locator(".st-key-run1-learning_rate input[type='range']")
+    slider.focus()
+    slider.press("ArrowRight")
+    page.wait_for_function(f"() => document.querySelector('{SENSITIVITY}').waiting", timeout=60_000)
+    wait_idle(page)
+    assert page.evaluate(data) == before  # not drawn while out of view
+    show_chart(page, SENSITIVITY)
+    after = page.evaluate(data)
+    assert after != before and "Gradient descent α=0.11" in after
     assert not errors_on(page)
     page.close()

@@ -199,11 +199,22 @@ function catchUp(plot) {
   plot.pendingScrub = null;
 }
 
+// Whether each chart is on screen. One that comes back into view draws the figure it was sent
+// meanwhile (drawChart), or else catches up with a scrub.
 function watchScreen(plot) {
   if (plot.screenWatch) return;
   plot.screenWatch = new IntersectionObserver((entries) => {
     plot.onScreen = entries[entries.length - 1].isIntersecting;
-    if (plot.onScreen) catchUp(plot);
+    if (!plot.onScreen) return;
+    const waiting = plot.waiting;
+    plot.waiting = null;
+  plot.drawn = false; // true once this figure is drawn (the browser tests wait for it)
+    if (waiting) {
+      plot.pendingScrub = null; // a scrub shown meanwhile belongs to the figure before
+      waiting();
+    } else {
+      catchUp(plot);
+    }
   });
   plot.screenWatch.observe(plot);
 }
@@ -559,6 +570,14 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
   const message = JSON.parse(new TextDecoder().decode(data));
   const plot = child(parentElement, "app-chart");
   plot.drawAgain = () => drawChart({ data, parentElement, setTriggerValue }); // after the full plotly.js replaced the cartesian one
+  // A chart drawn before and now scrolled out of view draws its new figure when it is back in view:
+  // each redraw holds the page's one thread, and a chart below the fold would delay those on screen.
+  if (plot._fullLayout && plot.onScreen === false) {
+    plot.waiting = plot.drawAgain;
+    return;
+  }
+  plot.waiting = null;
+  plot.drawn = false; // true once this figure is drawn (the browser tests wait for it)
   const bar = child(parentElement, "app-playback");
   bar.hidden = !message.playback;
   const scrubs = child(parentElement, "app-scrub");
@@ -589,7 +608,7 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
       plot.picker ??= new Picker(plot);
       plot.picker.load(message.pick);
     }
-    if (plot.follow) watchScreen(plot);
+    watchScreen(plot);
     if (message.scrub) {
       plot.scrubber ??= new Scrubber(scrubs, plot);
       plot.scrubber.load(message.scrub, message.figure);
@@ -601,6 +620,7 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
         if (plot.sendClick && point) plot.sendClick("click", { x: point.x, y: point.y });
       });
     }
+    plot.drawn = true;
     if (!plot.listening) {
       plot.listening = true;
       // The page's column can change width without the window resizing (the sidebar folding).

@@ -523,3 +523,18 @@ def test_the_rate_maps_grid_holds_each_nodes_run_as_the_page_draws_it(problem, p
         assert grid["rates"][i][j] == pytest.approx(float(theory.momentum_rate(lam, alphas[i], betas[j])), abs=1e-6)
     assert (len(alphas) - 1, 0) in nodes  # α ≈ 4.2/λ_max with β = 0 diverges: its curves are cut
     assert np.isnan(curves[-1, 0, -1]).all()
+
+
+def test_moving_momentums_own_sliders_leaves_the_rate_maps_grid_as_it_was():
+    """The grid does not depend on momentum's current (α, β): a move of either is not a new grid to compute and send."""
+    from ui import eigenspace, viewstate
+    from ui.runs import items
+
+    settings = eigenspace.settings_of(viewstate.defaults(eigenspace.declare))
+    moved = settings._replace(methods=tuple(
+        (name, items({"learning_rate": 1.3, "momentum": 0.8}) if name == "momentum" else values)
+        for name, values in settings.methods
+    ))  # fmt: skip
+    assert dict(settings.methods)["momentum"] != dict(moved.methods)["momentum"]
+    assert eigenspace.pick_arguments(moved) == eigenspace.pick_arguments(settings) is not None
+    assert eigenspace.pick_arguments(settings._replace(methods=(("gd", items({"learning_rate": 1.0})),))) is None

@@ -208,7 +208,6 @@ function watchScreen(plot) {
     if (!plot.onScreen) return;
     const waiting = plot.waiting;
     plot.waiting = null;
-  plot.drawn = false; // true once this figure is drawn (the browser tests wait for it)
     if (waiting) {
       plot.pendingScrub = null; // a scrub shown meanwhile belongs to the figure before
       waiting();
@@ -626,7 +625,8 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
       // The page's column can change width without the window resizing (the sidebar folding).
       let width = plot.clientWidth;
       new ResizeObserver(() => {
-        if (plot.clientWidth !== width) Plotly.Plots.resize(plot);
+        // A chart removed from the page (the landscape, when the 3-D view replaces it) is not resized.
+        if (plot.clientWidth !== width && plot.isConnected && plot.offsetParent) Plotly.Plots.resize(plot).catch(() => {});
         width = plot.clientWidth;
       }).observe(plot);
     }

@@ -252,14 +252,16 @@ def pick_grid(
 
 
 def pick_arguments(settings: Settings) -> tuple | None:
-    """``pick_grid``'s arguments for a setting of the page (None without momentum among its methods)."""
+    """``pick_grid``'s arguments for a setting of the page (None without momentum among its methods): the
+    same for every α and β of momentum's own, so that moving them leaves the grid as it was (not sent again)."""
     chosen = dict(settings.methods)
     if "momentum" not in chosen:
         return None
     lam = eigen_data(build_problem(settings.problem, settings.parameters))[0]
     alphas, betas = pick_axes(lam, float(dict(chosen["momentum"])["learning_rate"]))
+    others = items({k: v for k, v in chosen["momentum"] if k not in ("learning_rate", "momentum")})  # the grid sets α and β
     return (settings.problem, settings.parameters, settings.noise_scale, settings.batch_size, settings.seed,
-            settings.steps, chosen["momentum"], settings.directions, alphas, betas)  # fmt: skip
+            settings.steps, others, settings.directions, alphas, betas)  # fmt: skip
 
 
 def rate_picker(settings: Settings) -> dict | None:

@@ -77,6 +77,13 @@ RERUN_DONE = f"""() => window.__bench.lastWatched > window.__bench.keydown
 # The scrub: each input event on a scrub control (its own time stamp), the last change inside the
 # chart it belongs to (the landscape) and inside any chart after it; script runs started while
 # dragging are counted.
+# Counts into window[record].reruns every script run started (the app's run state turning to "running").
+COUNT_RERUNS = """
+  const app = document.querySelector("[data-testid='stApp']");
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') window[record].reruns += 1;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+"""
 SCRUB_INSTRUMENT = """
 () => {
   window.__scrub = {input: 0, lastChart: 0, lastOwn: 0, reruns: 0};
@@ -89,10 +96,8 @@ SCRUB_INSTRUMENT = """
       if (i === 0) window.__scrub.lastOwn = window.__scrub.lastChart;
     }).observe(chart, {childList: true, subtree: true, attributes: true, characterData: true});
   });
-  const app = document.querySelector("[data-testid='stApp']");
-  new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') === 'running') window.__scrub.reruns += 1;
-  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  const record = "__scrub";
+""" + COUNT_RERUNS + """
 }
 """
 SCRUB_DONE = f"""() => window.__scrub.input > 0 && window.__scrub.lastOwn > window.__scrub.input
@@ -141,10 +146,8 @@ PICK_INSTRUMENT = """
     new MutationObserver(() => { window.__pick.lastChart = performance.now(); })
       .observe(chart, {childList: true, subtree: true, attributes: true, characterData: true});
   });
-  const app = document.querySelector("[data-testid='stApp']");
-  new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') === 'running') window.__pick.reruns += 1;
-  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  const record = "__pick";
+""" + COUNT_RERUNS + """
 }
 """
 PICK_DONE = f"""() => window.__pick.input > 0 && window.__pick.lastChart > window.__pick.input

@@ -37,7 +37,7 @@ from optimizers.engine import Trajectory, _check_compatible, _cut, _geometry, _r
 from optimizers.registry import Optimizer
 
 POINTS = 25  # values per sweep program (fewer are padded): one program for every sweep of a run
-GRID_POINTS = 512  # settings per grid program (fewer are padded), as POINTS for a sweep
+GRID_POINTS = 256  # settings per grid program (fewer are padded), as POINTS for a sweep: the rate map's 16 × 16
 DECADES = 1.0  # a sweep spans the grid points within this many decades either side of the current value
 # What a run sweeps when the reader has not chosen: the first of these it has, else its first hyperparameter.
 SWEPT_FIRST = ("learning_rate", "max_learning_rate", "damping")

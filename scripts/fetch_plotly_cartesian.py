@@ -6,9 +6,10 @@ a 3-D trace loads the full bundle. It must be the plotly.js of the pinned ``plot
 ``ui/chart.py`` looks for it under that version's name only. The tarball comes through ``npm pack``
 when npm is on PATH, else straight from the registry, and is checked against the registry's
 integrity pinned here either way. Without a network this says so in one line and exits with 1;
-the app then loads the full bundle for every chart.
+the app then loads the full bundle for every chart. A failed try is remembered for a day
+(``FAILED``), so that an offline machine does not wait for the timeouts at every start.
 
-Run:  .venv/bin/python scripts/fetch_plotly_cartesian.py
+Run:  .venv/bin/python scripts/fetch_plotly_cartesian.py [--retry]   (--retry: try again now)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -33,6 +35,8 @@ MEMBER = "package/plotly-cartesian.min.js"  # the bundle inside the tarball
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "static" / f"plotly-cartesian-{VERSION}.min.js"  # served at app/static/
 TIMEOUT = 60  # seconds for one way of fetching it
+FAILED = TARGET.parent / ".plotly-cartesian-failed"  # holds why the last try failed (gitignored)
+RETRY_AFTER = 24 * 3600  # seconds before a failed fetch is tried again
 
 
 def integrity(data: bytes) -> str:
@@ -97,18 +101,34 @@ def install(tarball: bytes, target: Path = TARGET):
     os.replace(copy.name, target)
 
 
-def main() -> int:
+def failed_lately(now: float) -> bool:
+    """Whether a try failed less than RETRY_AFTER seconds before ``now`` (then it is not tried again)."""
+    try:
+        return now - FAILED.stat().st_mtime < RETRY_AFTER
+    except FileNotFoundError:
+        return False
+
+
+def main(arguments: list[str]) -> int:
     if TARGET.exists():
         return 0
+    if "--retry" not in arguments and failed_lately(time.time()):
+        print(f"plotly.js's cartesian bundle not fetched: the last try failed less than a day ago "
+              f"({FAILED.read_text().strip()}); every chart loads the full plotly.js. "
+              f"Try again with: .venv/bin/python scripts/fetch_plotly_cartesian.py --retry")  # fmt: skip
+        return 1
     try:
         install(fetch())
     except Exception as error:  # setup goes on without it
         reason = " ".join(str(error).split())[:300]
         print(f"plotly.js's cartesian bundle not fetched ({reason}); every chart will load the full plotly.js.")
+        FAILED.parent.mkdir(exist_ok=True)
+        FAILED.write_text(reason + "\n")
         return 1
+    FAILED.unlink(missing_ok=True)
     print(f"Fetched plotly.js's cartesian bundle {VERSION} into {TARGET.relative_to(ROOT)}.")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

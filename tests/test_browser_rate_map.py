@@ -28,17 +28,22 @@ TRACE = """([selector, name]) => {
 
 def press_on_map(page, alpha: float, beta: float):
     """The mouse pressed on the rate map at (α, β), not let go; the pointer's place on the page."""
+    x, y = map_point(page, alpha, beta)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    return x, y
+
+
+def map_point(page, alpha: float, beta: float):
+    """Where (α, β) is on the rate map, on the page (scrolled into view)."""
     page.locator(MAP).scroll_into_view_if_needed()
-    x, y = page.evaluate(
+    return page.evaluate(
         """([selector, a, b]) => {
           const g = document.querySelector(selector), box = g.getBoundingClientRect(), l = g._fullLayout;
           return [box.left + l.xaxis._offset + l.xaxis.c2p(a), box.top + l.yaxis._offset + l.yaxis.c2p(b)];
         }""",
         [MAP, alpha, beta],
     )  # fmt: skip
-    page.mouse.move(x, y)
-    page.mouse.down()
-    return x, y
 
 
 def curve(page, panel: int, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +58,7 @@ def test_dragging_the_rate_map_redraws_the_error_curves_and_letting_go_sets_the_
     before = curve(page, 0, MOMENTUM)
 
     alpha, beta = 3.0, 0.87  # a node of the grid (ui.eigenspace.pick_axes); it converges, ringing
-    alphas, betas = eigenspace.pick_axes(np.array([0.1, 1.0]), 1.0)  # κ = 10, λ_max = 1; α = 1 on the page
+    alphas, betas = eigenspace.pick_axes(np.array([0.1, 1.0]))  # κ = 10, λ_max = 1; α = 1 on the page
     assert alpha in alphas and beta in betas
     press_on_map(page, alpha + 0.05, beta - 0.02)
     page.wait_for_function(
@@ -76,7 +81,9 @@ def test_dragging_the_rate_map_redraws_the_error_curves_and_letting_go_sets_the_
     for panel in (0, 1):
         steps, closed = curve(page, panel, f"{MOMENTUM}: closed form")
         expected = eigenspace_plots.clip_log_curve(predicted[:, panel], abs(x0[panel]))
-        np.testing.assert_allclose(closed, expected[steps.astype(int)], rtol=1e-6)
+        np.testing.assert_array_equal(steps, np.arange(steps.size))  # every step, as the page draws it
+        np.testing.assert_allclose(closed, expected[: steps.size], rtol=1e-6)
+        assert steps.size == expected.size
         dragged[panel] = curve(page, panel, MOMENTUM)
 
     page.mouse.up()
@@ -91,5 +98,27 @@ def test_dragging_the_rate_map_redraws_the_error_curves_and_letting_go_sets_the_
         steps, measured = curve(page, panel, MOMENTUM)
         np.testing.assert_allclose(dragged[panel][1], measured[dragged[panel][0].astype(int)], rtol=1e-3)
     assert not page.locator(".app-pick-readout").inner_text()
+    assert not errors_on(page)
+    page.close()
+
+
+def test_letting_go_of_the_rate_map_at_the_current_setting_changes_nothing(browser):
+    """A press and let go on the node of momentum's own (α, β) is not a rerun; the curves are the page's own again."""
+    page = browser.open_page("/eigenspace?methods=momentum&momentum.learning_rate=1.3&momentum.momentum=0.6", charts=5)
+    before = curve(page, 1, MOMENTUM)
+    page.evaluate(COUNT_RERUNS)
+    press_on_map(page, 2.0, 0.2)
+    page.wait_for_function(
+        f"([s, n, x]) => JSON.stringify(({TRACE})([s, n]).y) !== JSON.stringify(x)",
+        arg=[DIRECTION.format(1), MOMENTUM, before[1].tolist()],
+    )  # fmt: skip
+    x, y = map_point(page, 1.3, 0.6)
+    page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__reruns") == 0
+    np.testing.assert_array_equal(curve(page, 1, MOMENTUM)[1], before[1])
+    assert page.locator(".app-pick-ring").is_hidden() and not page.locator(".app-pick-readout").inner_text()
+    assert "momentum.momentum=0.6" in page.url
     assert not errors_on(page)
     page.close()

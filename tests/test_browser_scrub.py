@@ -131,6 +131,7 @@ RUN_LINE = """([selector, name]) => {
 
 
 def test_dragging_along_the_sensitivity_chart_scrubs_the_nearest_run(browser):
+    """Twice: the second time with the landscape out of view, its new figure waiting to be drawn."""
     page = browser.open_page("/explorer", charts=3)
     page.locator(SENSITIVITY).scroll_into_view_if_needed()
     name = next(n for n in page.evaluate(f"Array.from(document.querySelector('{SENSITIVITY}').data, t => t.name || '')")
@@ -160,6 +161,32 @@ def test_dragging_along_the_sensitivity_chart_scrubs_the_nearest_run(browser):
     page.wait_for_function(f"v => location.search.includes('run1.learning_rate=' + v)", arg=shown, timeout=60_000)
     wait_idle(page)
     assert sidebar_value(page, "learning rate") == shown
+
+    # The landscape, out of view, has its new figure waiting; its scrub controls are the new figure's
+    # all the same, so a second drag starts from the value just set.
+    page.evaluate(f"() => document.querySelector('{SENSITIVITY}').scrollIntoView({{block: 'start'}})")
+    page.wait_for_function(f"() => document.querySelector('{CHART}').onScreen === false")
+    assert page.evaluate(f"() => Boolean(document.querySelector('{CHART}').waiting)")
+    name = next(n for n in page.evaluate(f"Array.from(document.querySelector('{SENSITIVITY}').data, t => t.name || '')")
+                if n.startswith("Gradient descent"))  # fmt: skip
+    xs, ys = page.evaluate(RUN_LINE, [SENSITIVITY, name])
+    start = min(range(len(xs)), key=lambda i: abs(xs[i] - float(shown)))
+    assert control.input_value() == str(start)
+    page.evaluate(COUNT_RERUNS)
+    x, y = page.evaluate(POINT_AT, [SENSITIVITY, xs[start], ys[start]])
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.up()  # let go where it was pressed, on the current value: nothing to set
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__reruns") == 0
+    page.mouse.down()
+    to, _ = page.evaluate(POINT_AT, [SENSITIVITY, xs[start - 2], ys[start]])
+    page.mouse.move(to, y, steps=4)
+    page.mouse.up()
+    again = f"{xs[start - 2]:.6g}"
+    page.wait_for_function(f"v => location.search.includes('run1.learning_rate=' + v)", arg=again, timeout=60_000)
+    wait_idle(page)
+    assert sidebar_value(page, "learning rate") == again
     assert not errors_on(page)
     page.close()
 

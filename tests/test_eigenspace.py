@@ -495,9 +495,9 @@ def test_the_rate_maps_grid_holds_each_nodes_run_as_the_page_draws_it(problem, p
     quadratic = eigenspace.build_problem(problem, parameters)
     lam, _, _ = eigenspace.eigen_data(quadratic)
     directions = (0, 25, 49)[: lam.size] if lam.size > 2 else (0, 1)
-    alphas, betas = eigenspace.pick_axes(lam, 1.0)
+    alphas, betas = eigenspace.pick_axes(lam)
     assert len(alphas) >= 12 and len(betas) == eigenspace.PICK_NODES and betas[0] == 0.0
-    assert max(alphas) <= eigenspace_plots.rate_map_alpha_range(lam, 1.0)
+    assert max(alphas) <= eigenspace_plots.rate_map_alpha_range(lam, 0.0)
     batch = 8 if noise else eigenspace.BATCH.default
     settings = items({"learning_rate": 1.0, "momentum": 0.5})
     grid = eigenspace.pick_grid(problem, parameters, noise, batch, 3, steps, settings, directions, alphas, betas)
@@ -526,15 +526,37 @@ def test_the_rate_maps_grid_holds_each_nodes_run_as_the_page_draws_it(problem, p
 
 
 def test_moving_momentums_own_sliders_leaves_the_rate_maps_grid_as_it_was():
-    """The grid does not depend on momentum's current (α, β): a move of either is not a new grid to compute and send."""
+    """The grid does not depend on momentum's current (α, β), not even on an α beyond the map's usual
+    edge 4.2/λmax (the map then widens): a move of either is not a new grid to compute and send."""
     from ui import eigenspace, viewstate
     from ui.runs import items
 
     settings = eigenspace.settings_of(viewstate.defaults(eigenspace.declare))
-    moved = settings._replace(methods=tuple(
-        (name, items({"learning_rate": 1.3, "momentum": 0.8}) if name == "momentum" else values)
-        for name, values in settings.methods
-    ))  # fmt: skip
-    assert dict(settings.methods)["momentum"] != dict(moved.methods)["momentum"]
-    assert eigenspace.pick_arguments(moved) == eigenspace.pick_arguments(settings) is not None
+    edge = 4.2 / float(eigenspace.eigen_data(eigenspace.build_problem(settings.problem, settings.parameters))[0].max())
+
+    def with_momentum(alpha, beta):
+        return settings._replace(methods=tuple(
+            (name, items({"learning_rate": alpha, "momentum": beta}) if name == "momentum" else values)
+            for name, values in settings.methods
+        ))  # fmt: skip
+
+    for alpha, beta in ((1.3, 0.8), (0.5 * edge, 0.0), (1.5 * edge, 0.5), (3 * edge, 0.99)):
+        moved = with_momentum(alpha, beta)
+        assert dict(settings.methods)["momentum"] != dict(moved.methods)["momentum"]
+        assert eigenspace.pick_arguments(moved) == eigenspace.pick_arguments(settings) is not None, alpha
+    from ui import controls
+
+    alphas = eigenspace.pick_arguments(settings)[-2]
+    offered = controls.slider_grid(eigenspace.OPTIMIZERS["momentum"].hyperparameters["learning_rate"])
+    assert max(alphas) == max(v for v in offered if v <= edge)  # the last node: the slider's last value on the map
     assert eigenspace.pick_arguments(settings._replace(methods=(("gd", items({"learning_rate": 1.0})),))) is None
+
+
+def test_with_no_eigen_direction_to_draw_there_is_no_rate_map_grid():
+    """An n-D problem with every direction unticked draws no error curve, so the map is a picture, not a control."""
+    from ui import eigenspace, viewstate
+
+    view = viewstate.read(eigenspace.declare, {"problem": ["spectrum"]}, {}).state
+    settings = eigenspace.settings_of({**view, "directions": []})
+    assert settings.directions == () and "momentum" in dict(settings.methods)
+    assert eigenspace.pick_arguments(settings) is None and eigenspace.rate_picker(settings) is None

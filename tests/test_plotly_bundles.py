@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import numpy as np
 import plotly.graph_objects as go
@@ -66,8 +67,24 @@ def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(fetch, "with_npm", lambda: b"not the tarball")
     monkeypatch.setattr(fetch, "with_urllib", lambda: b"not the tarball")
     monkeypatch.setattr(fetch, "TARGET", tmp_path / "plotly-cartesian.min.js")
-    assert fetch.main() == 1
+    monkeypatch.setattr(fetch, "FAILED", tmp_path / ".plotly-cartesian-failed")
+    assert fetch.main([]) == 1
     assert not (tmp_path / "plotly-cartesian.min.js").exists()
+    assert "integrity" in (tmp_path / ".plotly-cartesian-failed").read_text()
+
+
+def test_a_failed_fetch_is_not_tried_again_for_a_day_unless_asked(tmp_path, monkeypatch):
+    fetch = fetcher()
+    tries = []
+    monkeypatch.setattr(fetch, "fetch", lambda: tries.append(1) or (_ for _ in ()).throw(OSError("no network")))
+    monkeypatch.setattr(fetch, "TARGET", tmp_path / "plotly-cartesian.min.js")
+    monkeypatch.setattr(fetch, "FAILED", tmp_path / ".plotly-cartesian-failed")
+    assert fetch.main([]) == 1 and len(tries) == 1  # tried, failed, remembered
+    assert fetch.main([]) == 1 and len(tries) == 1  # an hour later: not tried
+    day_ago = fetch.FAILED.stat().st_mtime - fetch.RETRY_AFTER - 1
+    os.utime(fetch.FAILED, (day_ago, day_ago))
+    assert fetch.main([]) == 1 and len(tries) == 2  # a day later: tried again
+    assert fetch.main(["--retry"]) == 1 and len(tries) == 3  # asked: tried at once
 
 
 def test_the_explorer_asks_for_the_full_bundle_only_for_its_3d_view():

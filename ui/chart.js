@@ -50,7 +50,8 @@ function redrawWithout(cartesian) {
     if (!plot._fullLayout || !plot.drawAgain) continue;
     if (plot.player) plot.player.pause();
     cartesian.purge(plot);
-    plot.drawAgain();
+    if (plot.onScreen === false) plot.waiting = plot.drawAgain; // drawn once back in view
+    else plot.drawAgain();
   }
 }
 
@@ -193,7 +194,7 @@ function followScrub(run, k, d, all = false) {
 }
 
 function catchUp(plot) {
-  if (!plot.pendingScrub) return;
+  if (!plot.pendingScrub || plot.waiting) return; // the figure waiting is drawn once back in view
   plot.following ??= new Latest((run, k, d) => plot.follow(run, k, d));
   plot.following.ask(...plot.pendingScrub);
   plot.pendingScrub = null;
@@ -258,14 +259,16 @@ class Scrubber {
     Object.assign(row.input, { type: "range", min: 0, step: 1 });
     row.value = child(row.element, "app-scrub-value", "span");
     row.input.oninput = () => this.show(row.run, Number(row.input.value), row);
-    row.input.onchange = () => {
-      const run = row.run, k = Number(row.input.value);
-      if (this.decoded(run)) followScrub(run, k, this.decoded(run), true);
-      if (this.plot.sendScrub) this.plot.sendScrub("scrub", { slot: run.slot, name: run.name, value: run.values[k], index: k });
-    };
+    row.input.onchange = () => this.letGo(row);
     this.box.appendChild(row.element);
     this.rows.set(run.slot, row);
     return row;
+  }
+  // A scrub control let go: every chart catches up, and the value is sent unless it is the run's own.
+  letGo(row) {
+    const run = row.run, k = Number(row.input.value);
+    if (this.decoded(run)) followScrub(run, k, this.decoded(run), true);
+    if (this.plot.sendScrub && k !== run.index) this.plot.sendScrub("scrub", { slot: run.slot, name: run.name, value: run.values[k], index: k });
   }
   // The run's sweep (ui/chart.py, sweep_data), decoded once; null before it has arrived.
   decoded(run) {
@@ -286,6 +289,9 @@ class Scrubber {
   draw(run, k) {
     const d = this.decoded(run), t = run.traces, current = k === run.index;
     if (!d) return;
+    // Out of view with a newer figure waiting (drawChart): that figure is drawn once back in view;
+    // the other charts follow meanwhile.
+    if (this.plot.waiting) return followScrub(run, k, d);
     const traces = [], data = [];
     const put = (index, trace) => {
       if (index !== undefined && index !== null) {
@@ -353,24 +359,27 @@ function nearestIndex(count, distance) {
   return best;
 }
 
-// Calls press(event) on a press of the main button inside the plot area, then move(event) while the
-// pointer moves, captured (it may leave the chart), and release() once when it is let go.
+// Calls press(event) on a press of the main button (or a first finger) inside the plot area, then
+// move(event) while that pointer moves, captured (it may leave the chart), and release() once when it
+// is let go, cancelled or loses the capture. A second finger is ignored. On a touch screen only the
+// plot area is a control (chart.css: touch-action); the rest of the chart still scrolls the page.
 function onDrag(plot, press, move, release) {
-  plot.style.touchAction = "none"; // a drag on a touch screen moves the control, not the page
   plot.addEventListener("pointerdown", (event) => {
-    if (event.button !== 0 || !press(event)) return;
+    if (event.button !== 0 || !event.isPrimary || plot.dragging || !press(event)) return;
     event.preventDefault();
     event.stopPropagation(); // plotly's own drag (zoom) does not start
-    plot.setPointerCapture(event.pointerId);
-    const done = () => {
-      plot.removeEventListener("pointermove", move);
-      plot.removeEventListener("pointerup", done);
-      plot.removeEventListener("pointercancel", done);
+    const id = event.pointerId;
+    const moved = (e) => e.pointerId === id && move(e);
+    const done = (e) => {
+      if (e.pointerId !== id || !plot.dragging) return;
+      plot.dragging = false;
+      for (const [type, listener] of listeners) plot.removeEventListener(type, listener);
       release();
     };
-    plot.addEventListener("pointermove", move);
-    plot.addEventListener("pointerup", done);
-    plot.addEventListener("pointercancel", done);
+    const listeners = [["pointermove", moved], ["pointerup", done], ["pointercancel", done], ["lostpointercapture", done]];
+    for (const [type, listener] of listeners) plot.addEventListener(type, listener);
+    plot.dragging = true;
+    plot.setPointerCapture(id);
   }, true);
 }
 
@@ -381,17 +390,16 @@ function dragScrubs(plot) {
   const panels = [["xaxis", "yaxis", "final"], ["xaxis2", "yaxis2", "reached"]];
   const heights = (target, run, role) => run.values.map((_, k) => {
     if (role === "reached") return target.reached_values ? target.reached_values[k] : null;
-    const final = run.final[k];
-    return run.diverged[k] ? target.ceiling : final === null ? null : Math.max(final, 1e-12);
+    return finalHeight(target, run, k);
   });
   const scrubTo = (event) => {
     const at = plotArea(plot, event, true);
+    if (!at) return; // the chart was redrawn without its axes meanwhile
     const { row } = held, values = row.run.values;
     const k = nearestIndex(values.length, (i) => Math.abs(at.xa.c2p(values[i]) - at.px));
     if (Number(row.input.value) === k) return;
     row.input.value = k;
     held.scrubber.show(row.run, k, row);
-    held.moved = true;
   };
   onDrag(plot, (event) => {
     let best = null;
@@ -410,30 +418,35 @@ function dragScrubs(plot) {
       }
     }
     if (!best) return false;
-    held = { ...best.control, moved: false };
+    held = best.control;
     scrubTo(event);
     return true;
   }, (event) => held && scrubTo(event), () => {
-    if (held) held.row.input.onchange();
+    if (held) held.scrubber.letGo(held.row);
     held = null;
   });
 }
 
+// Where the sensitivity chart draws run value k's final loss (a follower's ``final`` trace): at the
+// chart's ceiling where it diverged, floored at 1e-12 on a log axis; null where there is none.
+function finalHeight(target, run, k) {
+  if (run.diverged[k]) return target.ceiling;
+  const final = run.final[k];
+  return final === null || !run.log_loss ? final : Math.max(final, 1e-12);
+}
+
 // Heavy-ball momentum along one eigen-direction from z⁰ = 0: zᵏ⁺¹ = βzᵏ + λxᵏ, xᵏ⁺¹ = xᵏ − αzᵏ⁺¹ (the
-// powers of R in optimizers/theory.py); |xᵏ| at ``steps`` as direction_figure draws it: held at
-// ``floor`` from below, cut from the first step past ``ceiling`` (or not finite) on.
-function momentumCurve(lam, x0, alpha, beta, steps, floor, ceiling) {
+// powers of R in optimizers/theory.py); |xᵏ| at every step 0…last as direction_figure draws it: held
+// at ``floor`` from below, cut from the first step past ``ceiling`` (or not finite) on.
+function momentumCurve(lam, x0, alpha, beta, last, floor, ceiling) {
   const out = { x: [], y: [] };
-  let x = x0, z = 0, k = 0;
-  for (const step of steps) {
-    for (; k < step; k++) {
-      z = beta * z + lam * x;
-      x = x - alpha * z;
-      if (!(Math.abs(x) <= ceiling)) return out;
-    }
-    if (!(Math.abs(x) <= ceiling)) return out;
-    out.x.push(step);
+  let x = x0, z = 0;
+  for (let k = 0; k <= last; k++) {
+    if (!(Math.abs(x) <= ceiling)) break;
+    out.x.push(k);
     out.y.push(Math.max(Math.abs(x), floor));
+    z = beta * z + lam * x;
+    x = x - alpha * z;
   }
   return out;
 }
@@ -458,7 +471,7 @@ function followPick(plot, grid, i, j) {
     measured.y.push(10 ** v);
   }
   const scale = grid.scales[d];
-  const closed = momentumCurve(grid.eigenvalues[d], grid.start[d], grid.alphas[i], grid.betas[j], steps,
+  const closed = momentumCurve(grid.eigenvalues[d], grid.start[d], grid.alphas[i], grid.betas[j], steps[count - 1],
     grid.floor * scale, grid.ceiling * scale);
   return Plotly.animate(plot, [{ data: [measured, closed], traces: [f.measured, f.closed] }], STILL).then(() => {
     const ya = plot._fullLayout.yaxis, shown = measured.y.concat(closed.y).filter((v) => v > 0);
@@ -473,7 +486,8 @@ function formatted(value) {
   return Number(value.toPrecision(4)).toString();
 }
 
-// ``pick``: the chart's marker (trace pick.current) follows the pointer over the grid's nodes.
+// ``pick``: a ring over the chart follows the pointer over the grid's nodes, and the charts that
+// follow the grid redraw; letting go sends the node, unless it is the current setting (pick.current).
 class Picker {
   constructor(plot) {
     this.plot = plot;
@@ -486,6 +500,7 @@ class Picker {
     this.drawing = new Latest((i, j) => this.draw(i, j));
     const moveTo = (event) => {
       const grid = pickGrid(this.pick.grid), at = plotArea(plot, event, true);
+      if (!grid || !at) return; // the chart was redrawn meanwhile (a rerun), its grid not yet here
       const i = nearestIndex(grid.alphas.length, (k) => Math.abs(at.xa.c2p(grid.alphas[k]) - at.px));
       const j = nearestIndex(grid.betas.length, (k) => Math.abs(at.ya.c2p(grid.betas[k]) - at.py));
       if (this.node && this.node[0] === i && this.node[1] === j) return;
@@ -501,7 +516,8 @@ class Picker {
     }, moveTo, () => {
       const grid = pickGrid(this.pick.grid);
       if (!this.node || !grid) return;
-      const [i, j] = this.node;
+      const [i, j] = this.node, [alpha, beta] = this.pick.current;
+      if (grid.alphas[i] === alpha && grid.betas[j] === beta) return this.restore(); // nothing to set
       if (plot.sendPick) plot.sendPick("pick", { alpha: grid.alphas[i], beta: grid.betas[j] });
     });
   }
@@ -518,8 +534,23 @@ class Picker {
       top: `${this.plot.offsetTop + layout.yaxis._offset + layout.yaxis.c2p(grid.betas[j])}px`,
     });
     this.ring.hidden = false;
-    const others = [...charts.values()].filter((other) => other.isConnected && other.pickFollow && other.pickFollow.grid === this.pick.grid);
-    return Promise.all(others.map((other) => followPick(other, grid, i, j)));
+    return Promise.all(this.followers().map((other) => followPick(other, grid, i, j)));
+  }
+  // The charts that follow this grid, on screen and showing their latest figure (one out of view
+  // keeps its own lines: letting go reruns the page, and a node let go at that is current changes nothing).
+  followers() {
+    return [...charts.values()].filter((other) => other.isConnected && other.pickFollow &&
+      other.pickFollow.grid === this.pick.grid && other.onScreen !== false && !other.waiting);
+  }
+  // Let go at the current setting: the ring goes, and the followers draw their own lines again.
+  restore() {
+    this.node = null;
+    this.readout.textContent = "";
+    this.ring.hidden = true;
+    return Promise.all(this.followers().map((other) => {
+      const f = other.pickFollow;
+      return Plotly.animate(other, [{ data: [f.originals.measured, f.originals.closed], traces: [f.measured, f.closed] }], STILL);
+    }));
   }
 }
 
@@ -548,8 +579,7 @@ function follower(plot, message) {
     }
     if (target.final !== undefined) {
       traces.push(target.final);
-      const final = run.final[k] === null || !run.log_loss ? run.final[k] : Math.max(run.final[k], 1e-12);
-      const y = run.diverged[k] ? target.ceiling : final;
+      const y = finalHeight(target, run, k);
       data.push(current || y === null ? EMPTY : { x: [run.values[k]], y: [y] });
     }
     if (target.reached !== undefined) {
@@ -568,22 +598,39 @@ function follower(plot, message) {
 export default function drawChart({ data, parentElement, setTriggerValue }) {
   const message = JSON.parse(new TextDecoder().decode(data));
   const plot = child(parentElement, "app-chart");
-  plot.drawAgain = () => drawChart({ data, parentElement, setTriggerValue }); // after the full plotly.js replaced the cartesian one
+  plot.drawAgain = () => draw(plot, message, parentElement); // after the full plotly.js replaced the cartesian one
+  plot.sendClick = message.clicks ? setTriggerValue : null;
+  plot.sendScrub = message.scrub_reports ? setTriggerValue : null;
+  plot.sendPick = message.pick_reports ? setTriggerValue : null;
+  // What the other charts read of this one (its scrub controls, its targets, the grid it follows)
+  // is the new figure's at once, drawn or not.
+  const scrubs = child(parentElement, "app-scrub");
+  scrubs.hidden = !message.scrub;
+  if (message.scrub) {
+    plot.scrubber ??= new Scrubber(scrubs, plot);
+    plot.scrubber.load(message.scrub, message.figure);
+  }
+  if (message.name) charts.set(message.name, plot);
+  plot.targets = message.targets;
+  plot.follow = message.targets ? follower(plot, message) : null;
+  plot.pickFollow = message.follows && {
+    ...message.follows,
+    originals: { measured: original(message.figure, message.follows.measured), closed: original(message.figure, message.follows.closed) },
+  };
   // A chart drawn before and now scrolled out of view draws its new figure when it is back in view:
   // each redraw holds the page's one thread, and a chart below the fold would delay those on screen.
   if (plot._fullLayout && plot.onScreen === false) {
     plot.waiting = plot.drawAgain;
     return;
   }
+  draw(plot, message, parentElement);
+}
+
+function draw(plot, message, parentElement) {
   plot.waiting = null;
   plot.drawn = false; // true once this figure is drawn (the browser tests wait for it)
   const bar = child(parentElement, "app-playback");
   bar.hidden = !message.playback;
-  const scrubs = child(parentElement, "app-scrub");
-  scrubs.hidden = !message.scrub;
-  plot.sendClick = message.clicks ? setTriggerValue : null;
-  plot.sendScrub = message.scrub_reports ? setTriggerValue : null;
-  plot.sendPick = message.pick_reports ? setTriggerValue : null;
   loadPlotly(message.plotly).then((Plotly) => {
     const { data, layout } = message.figure;
     if (message.playback) {
@@ -594,11 +641,7 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
   }).then(() => {
     // A figure arrives drawn at step 0; the step the reader had chosen is shown again.
     if (message.playback && plot.player.index > 0) plot.player.show(plot.player.index);
-    if (message.name) charts.set(message.name, plot);
-    plot.follow = message.targets ? follower(plot, message) : null;
-    plot.targets = message.targets;
     plot.classList.toggle("app-draggable", Boolean(message.drag_scrubs || message.pick));
-    plot.pickFollow = message.follows;
     if (message.drag_scrubs && !plot.dragScrubs) {
       plot.dragScrubs = true;
       dragScrubs(plot);
@@ -608,10 +651,6 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
       plot.picker.load(message.pick);
     }
     watchScreen(plot);
-    if (message.scrub) {
-      plot.scrubber ??= new Scrubber(scrubs, plot);
-      plot.scrubber.load(message.scrub, message.figure);
-    }
     if (plot.clicksFrom !== window.Plotly) { // the events of the plotly.js that drew it (loadPlotly)
       plot.clicksFrom = window.Plotly;
       plot.on("plotly_click", (event) => {

@@ -153,10 +153,11 @@ def chart(
     whose line is nearest, to the swept value nearest the pointer.
 
     ``pick``: the chart is a control over a precomputed grid of runs (``{"grid": its ``sweep_data``
-    name}``, the Eigenspace page's momentum rate map): pressing and dragging rings the nearest node
+    name, "current": the setting shown}``, the Eigenspace page's momentum rate map): pressing and dragging rings the nearest node
     and redraws every chart with ``follows`` for that grid (``{"grid", "direction":
     its column in the grid's curves, "measured" and "closed": the trace indices to redraw}``), in
-    the browser; letting go calls ``on_pick``, and ``picked_point(key)`` then holds the node."""
+    the browser; letting go calls ``on_pick`` (unless at the current setting: then the followers draw
+    their own lines again), and ``picked_point(key)`` then holds the node."""
     spec = figure.to_dict()
     spec["layout"] = {**spec.get("layout", {}), "template": TEMPLATE}
     message = {

@@ -86,7 +86,10 @@ EFFECTIVE_HELP = (
 TOLERANCE = 0.1  # "close to Newton": every eigenvalue of P·H within a factor e^0.1 ≈ 1.105 of 1
 RATE_MAP_KEY = "momentum_rate_plot"
 PICK_NODES = 16  # per axis of the (α, β) grid the rate map's point can be dragged over
-PICK_VALUES = 402  # numbers per grid node sent for the error curves (steps kept × directions drawn)
+# Numbers per grid node sent for the error curves (steps kept × directions drawn): every step of two
+# directions at the default 200 steps; longer runs, or more directions, are sampled at evenly spaced
+# steps, so that a grid stays under 300 kB (tested) and a page's rerun that sends it stays quick.
+PICK_VALUES = 402
 
 def setting_key(name: str, setting: str) -> str:
     return f"{name}.{setting}"
@@ -199,11 +202,13 @@ def compute(settings: Settings) -> tuple[dict[str, MethodRun], list[str]]:
 
 
 # --- the momentum rate map as a control -------------------------------------------
-def pick_axes(lam: np.ndarray, learning_rate: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def pick_axes(lam: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The (α, β) nodes the rate map's point can be dragged to: for each of PICK_NODES evenly spaced
-    points along each of the map's axes, the nearest value its slider offers on the map."""
+    points along each of the map's axes, the nearest value its slider offers there. The α axis ends
+    at 4.2/|λ|max (past 4/|λ|max every β diverges), wherever momentum's own α is: the map widens to
+    show an α beyond it, but the grid, and what is sent for it, stays as it is."""
     specs = OPTIMIZERS["momentum"].hyperparameters
-    top = eigenspace_plots.rate_map_alpha_range(lam, learning_rate)
+    top = eigenspace_plots.rate_map_alpha_range(lam, 0.0)
 
     def spread(spec: Parameter, low: float, high: float) -> tuple[float, ...]:
         grid = np.asarray(controls.slider_grid(spec), np.float64)
@@ -252,13 +257,13 @@ def pick_grid(
 
 
 def pick_arguments(settings: Settings) -> tuple | None:
-    """``pick_grid``'s arguments for a setting of the page (None without momentum among its methods): the
-    same for every α and β of momentum's own, so that moving them leaves the grid as it was (not sent again)."""
+    """``pick_grid``'s arguments for a setting of the page (None without momentum among its methods, or
+    with no eigen-direction to draw): the same for every α and β of momentum's own, so that moving them
+    leaves the grid as it was (not sent again)."""
     chosen = dict(settings.methods)
-    if "momentum" not in chosen:
+    if "momentum" not in chosen or not settings.directions:
         return None
-    lam = eigen_data(build_problem(settings.problem, settings.parameters))[0]
-    alphas, betas = pick_axes(lam, float(dict(chosen["momentum"])["learning_rate"]))
+    alphas, betas = pick_axes(eigen_data(build_problem(settings.problem, settings.parameters))[0])
     others = items({k: v for k, v in chosen["momentum"] if k not in ("learning_rate", "momentum")})  # the grid sets α and β
     return (settings.problem, settings.parameters, settings.noise_scale, settings.batch_size, settings.seed,
             settings.steps, others, settings.directions, alphas, betas)  # fmt: skip
@@ -272,6 +277,18 @@ def rate_picker(settings: Settings) -> dict | None:
         return None if arguments is None else pick_grid(*arguments)
     except ValueError:
         return None
+
+
+def pick_caption(grid: dict, steps: int) -> str:
+    """What the rate map as a control does, and, where the grid's runs are sampled (``PICK_VALUES``), how."""
+    text = ("Press on the map and drag: a ring marks the nearest of a grid of settings whose runs were computed "
+            "ahead, and the error curves above follow it (momentum's measured line and its closed form). Let go to "
+            "set momentum's sliders there.")  # fmt: skip
+    kept = grid["steps"]
+    if len(kept) < steps + 1:
+        text += (f" While you drag, the measured line is drawn at {len(kept)} of the {steps + 1} steps, evenly "
+                 "spaced (the closed form at every step); letting go draws every step.")  # fmt: skip
+    return text
 
 
 def _on_pick():
@@ -537,7 +554,7 @@ def _pick_follower(figure, grid: dict | None, panel: int) -> dict | None:
     if grid is None:
         return None
     title = OPTIMIZERS["momentum"].title
-    names = [trace.get("name") for trace in figure.to_dict()["data"]]
+    names = [trace.get("name") for trace in figure.to_dict()["data"]]  # a PlainFigure: a shallow copy
     if title not in names or f"{title}: closed form" not in names:
         return None
     return {"grid": grid["name"], "direction": panel, "measured": names.index(title), "closed": names.index(f"{title}: closed form")}
@@ -601,12 +618,10 @@ def rate_views(settings: Settings, picker: dict | None = None):
             pick = None
             if picker is not None:
                 sweep_data(picker, key="momentum_grid")
-                pick = {"grid": picker["name"]}
+                pick = {"grid": picker["name"], "current": [alpha, beta]}
             chart(figure, key=RATE_MAP_KEY, pick=pick, on_pick=_on_pick if pick else None)
             if pick:
-                st.caption("Press on the map and drag: a ring marks the nearest of a grid of settings whose runs were "
-                           "computed ahead, and the error curves above follow it (momentum's measured line and its closed "
-                           "form). Let go to set momentum's sliders there.")  # fmt: skip
+                st.caption(pick_caption(picker, settings.steps))
             label = "Set the optimal (α, β)"
             if best_momentum is not None:
                 label += f" = ({best_momentum.learning_rate:.4g}, {best_momentum.momentum:.4g})"

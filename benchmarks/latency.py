@@ -56,14 +56,18 @@ from app_server import CHART, CHROMIUM, CHROMIUM_ARGS, ERRORS, IDLE, AppServer  
 QUIET_MS = 300
 INSTRUMENT = """
 (watched) => {
-  window.__bench = {keydown: 0, lastChange: 0, lastWatched: 0};
+  window.__bench = {keydown: 0, lastChange: 0, lastWatched: 0, firstWatched: 0};
   document.addEventListener('keydown', () => { window.__bench.keydown = performance.now(); }, true);
   new MutationObserver((records) => {
     const now = performance.now();
     window.__bench.lastChange = now;
     for (const record of records) {
       const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
-      if (node && node.closest(watched)) { window.__bench.lastWatched = now; break; }
+      if (node && node.closest(watched)) {
+        if (window.__bench.lastWatched <= window.__bench.keydown) window.__bench.firstWatched = now;
+        window.__bench.lastWatched = now;
+        break;
+      }
     }
   }).observe(document.querySelector("[data-testid='stMain']"),
              {childList: true, subtree: true, attributes: true, characterData: true});
@@ -235,15 +239,18 @@ class Session:
         thumb.focus()
         thumb.press(key)
 
-    def move_slider(self, slider_key: str, key: str) -> tuple[float, int]:
-        """Seconds from the key press until the app is idle with the watched element redrawn; bytes received."""
+    def move_slider(self, slider_key: str, key: str) -> tuple[float, float, int]:
+        """Seconds from the key press until the app is idle with the watched element redrawn, and until the
+        watched element first changed (the explorer's preview of a run's path, before its rerun); bytes received."""
         bytes_before = self.received
         self.press(slider_key, key)
-        return self.wait_rerun(), self.received - bytes_before
+        settled, first = self.wait_rerun()
+        return settled, first, self.received - bytes_before
 
-    def wait_rerun(self, timeout=120_000) -> float:
+    def wait_rerun(self, timeout=120_000) -> tuple[float, float]:
         self.page.wait_for_function(RERUN_DONE, timeout=timeout)
-        return self.page.evaluate("() => (window.__bench.lastChange - window.__bench.keydown) / 1000")
+        return self.page.evaluate("() => [window.__bench.lastChange, window.__bench.firstWatched].map("
+                                  "(t) => (t - window.__bench.keydown) / 1000)")  # fmt: skip
 
     def errors(self) -> int:
         return self.page.locator(ERRORS).count()
@@ -260,12 +267,13 @@ def cold_start(browser, target: "Target", log_path=None, env: dict | None = None
 
 def slider_moves(session: Session, target: "Target", moves: int):
     """``moves`` presses in one direction: every move asks for a value not seen before, so no cache hides work."""
-    times, sizes = [], []
+    times, firsts, sizes = [], [], []
     for _ in range(moves):
-        seconds, size = session.move_slider(target.slider, target.key)
+        seconds, first, size = session.move_slider(target.slider, target.key)
         times.append(seconds)
+        firsts.append(first)
         sizes.append(size)
-    return times, sizes
+    return times, firsts, sizes
 
 
 def read_log(path):
@@ -352,14 +360,14 @@ def main():
         rows, colds, baseline = [], [], None
         for name, env in BASELINES.items():
             base_server, base, base_cold = cold_start(browser, BASELINE, env=env)
-            base_times, base_sizes = slider_moves(base, BASELINE, args.moves)
+            base_times, _, base_sizes = slider_moves(base, BASELINE, args.moves)
             baseline = baseline or (statistics.median(base_times), percentile(base_times, 0.95))  # the first: defaults
             rows.append(summarize(name, base_times, base_sizes, baseline))
             colds.append((f"{name}: first paint", base_cold, base_cold / colds[0][1] if colds else 1.0))
             base.page.close()
             base_server.stop()
         same_server, same, _ = cold_start(browser, SAME_SIZE)
-        same_times, same_sizes = slider_moves(same, SAME_SIZE, args.moves)
+        same_times, _, same_sizes = slider_moves(same, SAME_SIZE, args.moves)
         rows.append(summarize("explorer's widgets and text, no charts (app's config)", same_times, same_sizes, baseline))
         same.page.close()
         same_server.stop()
@@ -370,8 +378,10 @@ def main():
             server, session, cold = cold_start(browser, target, log)
             colds.append((f"{name} first chart", cold, cold / colds[0][1]))
             warm_entries = len(read_log(log))
-            times, sizes = slider_moves(session, target, args.moves)
+            times, firsts, sizes = slider_moves(session, target, args.moves)
             rows.append(summarize(name, times, sizes, baseline, read_log(log)[warm_entries:]))
+            if name == "explorer":  # the landscape previews Run 1's path from its sweep before the rerun
+                rows.append(summarize("explorer, slider → landscape first redrawn", firsts, sizes, baseline))
             if name == "explorer" and args.scrub_moves:
                 before = len(read_log(log))
                 scrub_times, every, received, reruns = scrub_moves(session, args.scrub_moves)
@@ -425,7 +435,7 @@ def load_test(browser, server, target, sessions, moves, baseline, single_p95, lo
         for tab in tabs:
             tab.press(target.slider, target.key)
         for tab, start in zip(tabs, received):
-            times.append(tab.wait_rerun())
+            times.append(tab.wait_rerun()[0])
             sizes.append(tab.received - start)
     errors = sum(tab.errors() for tab in tabs)
     for tab in tabs:

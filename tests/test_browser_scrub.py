@@ -3,6 +3,7 @@ sets its slider and the link (the real app in headless Chromium; fixtures in ``c
 
 from __future__ import annotations
 
+import math
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -207,5 +208,42 @@ def test_a_chart_out_of_view_draws_its_new_figure_once_back_in_view(browser):
     show_chart(page, SENSITIVITY)
     after = page.evaluate(data)
     assert after != before and "Gradient descent α=0.11" in after
+    assert not errors_on(page)
+    page.close()
+
+
+def test_dragging_a_runs_sidebar_slider_previews_its_path_before_the_rerun(browser):
+    """While Run 1's own learning-rate slider is dragged (Streamlit reruns only once it is let go), the
+    landscape already shows the precomputed run for the value the slider shows, or the nearest swept
+    one, which Run 1's scrub control names; the rerun then draws the same."""
+    page = browser.open_page("/explorer", charts=3)
+    before = page.evaluate(PATH_X, COLORS[1])
+    texts = page.evaluate(f"() => document.querySelector('{CHART}').scrubber.rows.get(1).run.texts")
+    page.evaluate(COUNT_RERUNS)
+    thumb = page.locator(".st-key-run1-learning_rate input[type='range']").locator("xpath=..")
+    box = thumb.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    row = page.locator(".app-scrub-run").filter(has=scrubber(page, 1)).locator(".app-scrub-value")
+    seen = set()
+    for dx in range(2, 40, 2):  # up the slider, past values between the swept ones and onto swept ones
+        page.mouse.move(x + dx, y)
+        shown = sidebar_value(page, "learning rate")  # the preview follows in the same task (a MutationObserver)
+        named = row.inner_text()
+        nearest = min(texts, key=lambda t: abs(math.log(float(t) / float(shown))))
+        assert named == nearest, (shown, named)
+        seen.add(shown in texts)
+        if shown in texts and float(shown) > 0.12:
+            break
+    assert seen == {True, False}  # both kinds were met
+    page.wait_for_function(f"([c, x]) => JSON.stringify(({PATH_X})(c)) !== JSON.stringify(x)", arg=[COLORS[1], before])
+    assert page.evaluate("window.__reruns") == 0  # still held: the path is the precomputed one
+    previewed = page.evaluate(PATH_X, COLORS[1])
+    page.mouse.up()
+    page.wait_for_function(f"v => location.search.includes('run1.learning_rate=' + v)", arg=shown, timeout=60_000)
+    wait_idle(page)
+    drawn = page.evaluate(PATH_X, COLORS[1])
+    assert drawn == pytest.approx(previewed, rel=1e-3, abs=1e-3)  # the rerun's exact run, the preview's 16 bits
     assert not errors_on(page)
     page.close()

@@ -521,6 +521,7 @@ def test_the_rate_maps_grid_holds_each_nodes_run_as_the_page_draws_it(problem, p
             np.testing.assert_allclose(10 ** curves[i, j, inside, d], drawn[kept[inside]], rtol=relative, atol=resolution)
             assert np.isnan(curves[i, j, ~inside, d]).all()
         assert grid["rates"][i][j] == pytest.approx(float(theory.momentum_rate(lam, alphas[i], betas[j])), abs=1e-6)
+    assert ("is drawn at" in eigenspace.pick_caption(grid, steps)) == (kept.size < steps + 1)  # says when sampled
     assert (len(alphas) - 1, 0) in nodes  # α ≈ 4.2/λ_max with β = 0 diverges: its curves are cut
     assert np.isnan(curves[-1, 0, -1]).all()
 

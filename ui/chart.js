@@ -12,7 +12,8 @@
 // that has targets for it (its loss curve, its point on the sensitivity chart), all in
 // the browser; only letting go sends the value to Python (the "scrub" trigger). Pressing on
 // a chart with drag_scrubs (the sensitivity chart) and dragging sideways moves the scrub
-// control of the run whose line is nearest.
+// control of the run whose line is nearest. Dragging a run's own slider in the sidebar previews the
+// same way: the chart follows the slider at once, and the page's rerun on letting go draws the same.
 // A chart with a pick (the Eigenspace page's momentum rate map) is a control too: pressing
 // and dragging moves its point over a grid of runs computed ahead, and every chart that
 // follows that grid redraws (its measured line and its closed form); letting go sends the
@@ -229,6 +230,7 @@ class Scrubber {
     const slots = scrub.runs.map((run) => run.slot).join();
     if (slots !== this.slots) {
       this.box.replaceChildren();
+      for (const row of this.rows.values()) if (row.sliderWatch) row.sliderWatch.disconnect();
       this.rows.clear();
       this.slots = slots;
     }
@@ -242,6 +244,7 @@ class Scrubber {
       row.value.textContent = run.texts[run.index];
       row.dot.style.color = run.color;
       scrubRows.set(run.color, { scrubber: this, row });
+      this.watchSlider(row, run.slider);
       run.shown = run.index;
       run.original = {};
       for (const role of ["path", "cloud", "cross"]) {
@@ -263,6 +266,28 @@ class Scrubber {
     this.box.appendChild(row.element);
     this.rows.set(run.slot, row);
     return row;
+  }
+  // The run's own slider in the sidebar (a Streamlit select_slider, widget key ``key``): while it is
+  // dragged, and from a key press until the page's rerun draws the new figure, the chart shows the
+  // precomputed run for the value it shows (its aria-valuetext, written as ``run.texts``), as a scrub
+  // does; for a value between the swept ones, the nearest swept one, which the scrub control names.
+  watchSlider(row, key) {
+    const input = key && document.querySelector(`.st-key-${key.replace(/[^a-zA-Z0-9_-]/g, "-")} input[type='range']`);
+    if (!input || row.slider === input) return;
+    if (row.sliderWatch) row.sliderWatch.disconnect();
+    row.slider = input;
+    row.sliderWatch = new MutationObserver(() => {
+      const text = input.getAttribute("aria-valuetext") || "", run = row.run, value = Number(text.replace("−", "-"));
+      let k = run.texts.indexOf(text);
+      if (k < 0 && Number.isFinite(value)) {
+        const apart = (v) => (v > 0 && value > 0 ? Math.abs(Math.log(v / value)) : Math.abs(v - value));
+        k = nearestIndex(run.values.length, (i) => apart(run.values[i]));
+      }
+      if (k < 0 || k === Number(row.input.value)) return;
+      row.input.value = k;
+      this.show(row.run, k, row);
+    });
+    row.sliderWatch.observe(input, { attributes: true, attributeFilter: ["aria-valuetext"] });
   }
   // A scrub control let go: every chart catches up, and the value is sent unless it is the run's own.
   letGo(row) {

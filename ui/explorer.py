@@ -414,7 +414,9 @@ def landscape_view(settings: Settings, drawn: list[plots.Drawn], swept: "list[Sw
         return
     view_key = f"{settings.landscape}{settings.landscape_parameters}"
     figure = plots.landscape_figure(grid, landscape, drawn, settings.start, view_key=view_key)
-    scrub = plots.scrub_layer(figure, [(s.drawn, s.spec.slot, s.title, s.view, s.index, s.texts) for s in swept]) if swept else None
+    scrub = plots.scrub_layer(
+        figure, [(s.drawn, s.spec.slot, s.title, s.view, s.index, s.texts, setting_key(s.spec.slot, s.view.name)) for s in swept]
+    ) if swept else None  # fmt: skip
     chart(
         figure, key=PLOT_KEY, on_click=_on_plot_click,
         config={"scrollZoom": True, "toImageButtonOptions": {"filename": "landscape", "scale": 2}},
@@ -426,7 +428,8 @@ def landscape_view(settings: Settings, drawn: list[plots.Drawn], swept: "list[Sw
         "▶ plays the steps; the slider scrubs. At the current step, the solid arrow is the update each method "
         "took and the dotted one the direction of −∇L, drawn as long as the update. Click the landscape to start there."
         + (" Drag a run's scrub control to see its path at each nearby value of its hyperparameter at once; "
-           "let go to set it." if scrub else "")
+           "let go to set it. Dragging the run's own slider in the sidebar does the same until you let go (at the "
+           "nearest value its scrub control has, which it names), then the page draws the slider's value." if scrub else "")
     )
 
 

@@ -837,9 +837,10 @@ def _traces_by_role(spec: dict, color: str) -> dict[str, int]:
     return {t["meta"]["role"]: i for i, t in enumerate(spec["data"]) if isinstance(t.get("meta"), dict) and t["meta"].get("run") == color}
 
 
-def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, SweepView, int, list[str]]]) -> dict:
+def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, SweepView, int, list[str], str]]) -> dict:
     """The landscape's scrub controls: per run (its Drawn, slot, the swept hyperparameter's label, its
-    SweepView, the current value's index and each value as the slider writes it), the trace indices
+    SweepView, the current value's index, each value as the slider writes it and that slider's widget
+    key, whose moves the chart previews while the page reruns: ``ui/chart.js``), the trace indices
     each scrubbed value redraws, and one extra cross and label per run for the value shown. The
     paths and curves themselves go apart, one ``ui.chart.sweep_data`` element per run (named by
     "sweep"): an unchanged one is then not sent again.
@@ -848,7 +849,7 @@ def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, Swe
     spec = figure._spec
     annotations = spec["layout"].setdefault("annotations", [])
     controls = []
-    for drawn, slot, title, view, index, texts in runs:
+    for drawn, slot, title, view, index, texts, slider in runs:
         roles = _traces_by_role(spec, drawn.color)
         if "path" not in roles:
             continue
@@ -861,7 +862,7 @@ def scrub_layer(figure: "PlainFigure", runs: Sequence[tuple[Drawn, int, str, Swe
         annotations.append(dict(x=0, y=0, xref="x", yref="y", text="", showarrow=False, visible=False))
         controls.append({
             "slot": slot, "name": view.name, "title": title, "color": drawn.color, "values": list(view.values),
-            "texts": texts, "index": index, "traces": roles, "cross": len(spec["data"]) - 1, "annotation": own,
+            "texts": texts, "slider": slider, "index": index, "traces": roles, "cross": len(spec["data"]) - 1, "annotation": own,
             "scrubbed_annotation": len(annotations) - 1, "sweep": view.scrub["name"], "log_loss": view.log_loss,
             "final": [None if not np.isfinite(v) else float(v) for v in view.final],
             "diverged": [bool(d) for d in view.diverged],

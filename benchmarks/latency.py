@@ -56,18 +56,14 @@ from app_server import CHART, CHROMIUM, CHROMIUM_ARGS, ERRORS, IDLE, AppServer  
 QUIET_MS = 300
 INSTRUMENT = """
 (watched) => {
-  window.__bench = {keydown: 0, lastChange: 0, lastWatched: 0, firstWatched: 0};
+  window.__bench = {keydown: 0, lastChange: 0, lastWatched: 0};
   document.addEventListener('keydown', () => { window.__bench.keydown = performance.now(); }, true);
   new MutationObserver((records) => {
     const now = performance.now();
     window.__bench.lastChange = now;
     for (const record of records) {
       const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
-      if (node && node.closest(watched)) {
-        if (window.__bench.lastWatched <= window.__bench.keydown) window.__bench.firstWatched = now;
-        window.__bench.lastWatched = now;
-        break;
-      }
+      if (node && node.closest(watched)) { window.__bench.lastWatched = now; break; }
     }
   }).observe(document.querySelector("[data-testid='stMain']"),
              {childList: true, subtree: true, attributes: true, characterData: true});
@@ -137,6 +133,62 @@ def scrub_moves(session: "Session", moves: int) -> tuple[list[float], list[float
     page.mouse.up()  # lets go: one rerun sets the slider
     page.wait_for_selector(IDLE)
     return times, every, received, reruns
+
+
+# The sidebar slider held: each change of the value Run 1's learning-rate slider shows (its input's
+# aria-valuetext) and the last change inside the landscape after it; script runs counted.
+SLIDE_INSTRUMENT = """
+() => {
+  window.__slide = {value: 0, lastOwn: 0, reruns: 0};
+  const input = document.querySelector(".st-key-run1-learning_rate input[type='range']");
+  let shown = input.getAttribute("aria-valuetext");
+  new MutationObserver(() => {
+    const now = input.getAttribute("aria-valuetext");
+    if (now !== shown) { shown = now; window.__slide.value = performance.now(); }
+  }).observe(input, {attributes: true, attributeFilter: ["aria-valuetext"]});
+  new MutationObserver(() => { window.__slide.lastOwn = performance.now(); })
+    .observe(document.querySelector("%s"), {childList: true, subtree: true, attributes: true, characterData: true});
+  const record = "__slide";
+""" % CHART + COUNT_RERUNS + """
+}
+"""
+SLIDE_DONE = f"""() => window.__slide.value > 0
+    && performance.now() - Math.max(window.__slide.value, window.__slide.lastOwn) > {QUIET_MS}"""
+
+
+def slider_drag_moves(session: "Session", moves: int) -> tuple[list[float], int, int, int]:
+    """Hold Run 1's learning-rate slider in the sidebar and move it a few pixels at a time, ``moves``
+    times, without letting go: seconds from each change of the value it shows to the landscape
+    redrawn (the preview from the run's sweep); the moves after which nothing was redrawn (the
+    nearest swept value was the one shown), bytes received and script runs started while held."""
+    page = session.page
+    thumb = page.locator(".st-key-run1-learning_rate input[type='range']").locator("xpath=..")
+    thumb.scroll_into_view_if_needed()
+    page.evaluate(SLIDE_INSTRUMENT)
+    box = thumb.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    bytes_before, times, still = session.received, [], 0
+    for move in range(moves):
+        x += 3 if move < moves // 2 else -3  # up, then back down
+        page.evaluate("() => { window.__slide.value = 0; }")
+        page.mouse.move(x, y)
+        try:
+            page.wait_for_function("() => window.__slide.value > 0", timeout=2_000)
+        except Exception:  # a move within one of the slider's values
+            continue
+        page.wait_for_function(SLIDE_DONE, timeout=30_000)
+        drawn = page.evaluate("() => window.__slide.lastOwn > window.__slide.value "
+                              "? (window.__slide.lastOwn - window.__slide.value) / 1000 : null")  # fmt: skip
+        if drawn is None:
+            still += 1
+        else:
+            times.append(drawn)
+    received, reruns = session.received - bytes_before, page.evaluate("() => window.__slide.reruns")
+    page.mouse.up()  # lets go: one rerun draws the slider's value
+    page.wait_for_selector(IDLE)
+    return times, still, received, reruns
 
 
 # The pick: each pointer move over the Eigenspace page's momentum rate map with the button held (its
@@ -239,18 +291,15 @@ class Session:
         thumb.focus()
         thumb.press(key)
 
-    def move_slider(self, slider_key: str, key: str) -> tuple[float, float, int]:
-        """Seconds from the key press until the app is idle with the watched element redrawn, and until the
-        watched element first changed (the explorer's preview of a run's path, before its rerun); bytes received."""
+    def move_slider(self, slider_key: str, key: str) -> tuple[float, int]:
+        """Seconds from the key press until the app is idle with the watched element redrawn; bytes received."""
         bytes_before = self.received
         self.press(slider_key, key)
-        settled, first = self.wait_rerun()
-        return settled, first, self.received - bytes_before
+        return self.wait_rerun(), self.received - bytes_before
 
-    def wait_rerun(self, timeout=120_000) -> tuple[float, float]:
+    def wait_rerun(self, timeout=120_000) -> float:
         self.page.wait_for_function(RERUN_DONE, timeout=timeout)
-        return self.page.evaluate("() => [window.__bench.lastChange, window.__bench.firstWatched].map("
-                                  "(t) => (t - window.__bench.keydown) / 1000)")  # fmt: skip
+        return self.page.evaluate("() => (window.__bench.lastChange - window.__bench.keydown) / 1000")
 
     def errors(self) -> int:
         return self.page.locator(ERRORS).count()
@@ -267,13 +316,12 @@ def cold_start(browser, target: "Target", log_path=None, env: dict | None = None
 
 def slider_moves(session: Session, target: "Target", moves: int):
     """``moves`` presses in one direction: every move asks for a value not seen before, so no cache hides work."""
-    times, firsts, sizes = [], [], []
+    times, sizes = [], []
     for _ in range(moves):
-        seconds, first, size = session.move_slider(target.slider, target.key)
+        seconds, size = session.move_slider(target.slider, target.key)
         times.append(seconds)
-        firsts.append(first)
         sizes.append(size)
-    return times, firsts, sizes
+    return times, sizes
 
 
 def read_log(path):
@@ -348,6 +396,7 @@ def main():
     parser.add_argument("--sessions", type=int, default=0, help="also run N concurrent sessions on the explorer")
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
     parser.add_argument("--scrub-moves", type=int, default=20, help="scrub control moves on the explorer (0: none)")
+    parser.add_argument("--slide-moves", type=int, default=20, help="explorer: sidebar slider held and moved (0: none)")
     parser.add_argument("--pick-moves", type=int, default=20, help="rate map drag moves on the eigenspace page (0: none)")
     parser.add_argument("--sweep-repeats", type=int, default=20, help="timed computations of the default sweeps (0: none)")
     args = parser.parse_args()
@@ -360,14 +409,14 @@ def main():
         rows, colds, baseline = [], [], None
         for name, env in BASELINES.items():
             base_server, base, base_cold = cold_start(browser, BASELINE, env=env)
-            base_times, _, base_sizes = slider_moves(base, BASELINE, args.moves)
+            base_times, base_sizes = slider_moves(base, BASELINE, args.moves)
             baseline = baseline or (statistics.median(base_times), percentile(base_times, 0.95))  # the first: defaults
             rows.append(summarize(name, base_times, base_sizes, baseline))
             colds.append((f"{name}: first paint", base_cold, base_cold / colds[0][1] if colds else 1.0))
             base.page.close()
             base_server.stop()
         same_server, same, _ = cold_start(browser, SAME_SIZE)
-        same_times, _, same_sizes = slider_moves(same, SAME_SIZE, args.moves)
+        same_times, same_sizes = slider_moves(same, SAME_SIZE, args.moves)
         rows.append(summarize("explorer's widgets and text, no charts (app's config)", same_times, same_sizes, baseline))
         same.page.close()
         same_server.stop()
@@ -378,10 +427,8 @@ def main():
             server, session, cold = cold_start(browser, target, log)
             colds.append((f"{name} first chart", cold, cold / colds[0][1]))
             warm_entries = len(read_log(log))
-            times, firsts, sizes = slider_moves(session, target, args.moves)
+            times, sizes = slider_moves(session, target, args.moves)
             rows.append(summarize(name, times, sizes, baseline, read_log(log)[warm_entries:]))
-            if name == "explorer":  # the landscape previews Run 1's path from its sweep before the rerun
-                rows.append(summarize("explorer, slider → landscape first redrawn", firsts, sizes, baseline))
             if name == "explorer" and args.scrub_moves:
                 before = len(read_log(log))
                 scrub_times, every, received, reruns = scrub_moves(session, args.scrub_moves)
@@ -390,6 +437,13 @@ def main():
                                     read_log(log)[before : before + reruns])  # fmt: skip
                     row["page"] += f": {reruns} reruns while dragging"
                     rows.append(row)
+            if name == "explorer" and args.slide_moves:
+                before = len(read_log(log))
+                slide_times, still, received, reruns = slider_drag_moves(session, args.slide_moves)
+                row = summarize("explorer, sidebar slider held and moved → landscape redrawn", slide_times, [received],
+                                baseline, read_log(log)[before : before + reruns])  # fmt: skip
+                row["page"] += f": {reruns} reruns while held, {len(slide_times)} moves redrawn, {still} not (nearest swept value unchanged)"
+                rows.append(row)
             if name == "eigenspace" and args.pick_moves:
                 before = len(read_log(log))
                 pick_times, received, reruns = pick_moves(session, args.pick_moves)
@@ -435,7 +489,7 @@ def load_test(browser, server, target, sessions, moves, baseline, single_p95, lo
         for tab in tabs:
             tab.press(target.slider, target.key)
         for tab, start in zip(tabs, received):
-            times.append(tab.wait_rerun()[0])
+            times.append(tab.wait_rerun())
             sizes.append(tab.received - start)
     errors = sum(tab.errors() for tab in tabs)
     for tab in tabs:

@@ -268,15 +268,29 @@ class Scrubber {
     return row;
   }
   // The run's own slider in the sidebar (a Streamlit select_slider, widget key ``key``): while it is
-  // dragged, and from a key press until the page's rerun draws the new figure, the chart shows the
-  // precomputed run for the value it shows (its aria-valuetext, written as ``run.texts``), as a scrub
-  // does; for a value between the swept ones, the nearest swept one, which the scrub control names.
+  // dragged (Streamlit reruns the page only once it is let go), the chart shows the precomputed run
+  // for the value it shows (its aria-valuetext, written as ``run.texts``), as a scrub does; for a value
+  // between the swept ones, the nearest swept one, which the scrub control names. A key press on it
+  // reruns the page at once, and drawing a preview meanwhile would only delay that rerun's figure.
   watchSlider(row, key) {
-    const input = key && document.querySelector(`.st-key-${key.replace(/[^a-zA-Z0-9_-]/g, "-")} input[type='range']`);
+    const box = key && document.querySelector(`.st-key-${key.replace(/[^a-zA-Z0-9_-]/g, "-")}`);
+    const input = box && box.querySelector("input[type='range']");
     if (!input || row.slider === input) return;
     if (row.sliderWatch) row.sliderWatch.disconnect();
     row.slider = input;
+    row.sliderHeld = false;
+    box.addEventListener("pointerdown", () => {
+      row.sliderHeld = true;
+      const letGo = () => {
+        row.sliderHeld = false;
+        window.removeEventListener("pointerup", letGo, true);
+        window.removeEventListener("pointercancel", letGo, true);
+      };
+      window.addEventListener("pointerup", letGo, true);
+      window.addEventListener("pointercancel", letGo, true);
+    }, true);
     row.sliderWatch = new MutationObserver(() => {
+      if (!row.sliderHeld) return;
       const text = input.getAttribute("aria-valuetext") || "", run = row.run, value = Number(text.replace("−", "-"));
       let k = run.texts.indexOf(text);
       if (k < 0 && Number.isFinite(value)) {
@@ -285,7 +299,7 @@ class Scrubber {
       }
       if (k < 0 || k === Number(row.input.value)) return;
       row.input.value = k;
-      this.show(row.run, k, row);
+      this.show(run, k, row);
     });
     row.sliderWatch.observe(input, { attributes: true, attributeFilter: ["aria-valuetext"] });
   }

@@ -17,5 +17,5 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if embedded else "auto",
 )
 page = st.navigation(shell.navigation_pages(), position="hidden" if embedded else "sidebar")
-with shell.benchmark_log(page):
+with shell.benchmark_log(page.url_path):
     page.run()

@@ -5,6 +5,7 @@ Screenshots of what each test saw go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import tomllib
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
@@ -22,6 +23,35 @@ def legend(page, chart: int = 0) -> list[str]:
     """The names of the traces of the chart-th plotly figure, as the browser holds them."""
     return page.evaluate(
         f"i => Array.from(document.querySelectorAll('{CHART}')[i].data, t => t.name || '')", chart
+    )
+
+
+def drawn_traces(page, chart: int = 0) -> list[dict]:
+    """Every trace of the chart-th figure as plotly holds it after drawing: name, points, hover text,
+    and the points its SVG shows (the path's ``d`` of each line, the markers' count)."""
+    return page.evaluate(
+        """i => { const g = document.querySelectorAll('.js-plotly-plot')[i];
+          return g._fullData.map((t) => ({ name: t.name, group: t.legendgroup, hover: t.hovertemplate || null,
+            x: t.x ? Array.from(t.x, (v) => (v === null ? null : +(+v).toPrecision(6))) : null,
+            y: t.y ? Array.from(t.y, (v) => (v === null ? null : +(+v).toPrecision(6))) : null })); }""", chart
+    )
+
+
+def svg_lines(page, chart: int = 0) -> list[list[float]]:
+    """Where the drawn scatter lines of the chart-th figure lie on screen: each one's box, and its
+    length (a line drawn in place and one drawn afresh may put their vertices differently)."""
+    return page.evaluate(
+        """i => Array.from(document.querySelectorAll('.js-plotly-plot')[i].querySelectorAll('.scatterlayer .js-line'), (p) => {
+          const b = p.getBBox(); return [b.x, b.y, b.width, b.height, p.getTotalLength()]; })""",
+        chart,
+    )
+
+
+def legend_texts(page, chart: int = 0) -> list[str]:
+    """The legend's entries as shown."""
+    return page.evaluate(
+        "i => Array.from(document.querySelectorAll('.js-plotly-plot')[i].querySelectorAll('.legendtext'), (t) => t.textContent)",
+        chart,
     )
 
 
@@ -129,7 +159,34 @@ def test_explorer_slider_redraws_the_chart_and_writes_the_link(browser):
 
     again = browser.open_page(urlparse(page.url).path + "?" + urlparse(page.url).query, charts=2)
     assert legend(again) == after, "the copied link did not reopen the same view"
+    # The move redrew the changed traces in place (ui/chart.js, redrawInPlace); the copied link drew
+    # the same figures afresh: the same traces, points, legend and lines on screen.
+    for chart in range(2):
+        assert drawn_traces(page, chart) == drawn_traces(again, chart)
+        assert legend_texts(page, chart) == legend_texts(again, chart)
+        shown, afresh = svg_lines(page, chart), svg_lines(again, chart)
+        assert len(shown) == len(afresh)
+        for line, fresh in zip(shown, afresh):
+            assert line == pytest.approx(fresh, abs=1.0)  # within a pixel
     again.close()
+    page.close()
+
+
+def test_a_run_slider_move_saves_its_value_in_the_lesson_and_keeps_the_sidebar(browser):
+    """The move reruns the results alone (``controls.fragment_view``): the sidebar keeps every control
+    in place, and the save button, which the results draw at its end, saves the new value."""
+    page = browser.open_page("/explorer", charts=2)
+    sidebar = page.locator("[data-testid='stSidebar'] [data-testid='stElementContainer']")
+    controls_before = sidebar.count()
+    move_learning_rate(page)
+    value = query(page)["run1.learning_rate"]
+    assert sidebar.count() == controls_before and not errors_on(page)
+    save = page.get_by_role("button", name="Save this view as a lesson")
+    assert save.bounding_box()["y"] > page.get_by_role("checkbox", name="3-D surface view").bounding_box()["y"]
+    with page.expect_download() as download:
+        save.click()
+    saved = tomllib.loads(open(download.value.path()).read())
+    assert saved["view"]["run1.learning_rate"] == pytest.approx(float(value))
     page.close()
 
 
@@ -145,6 +202,8 @@ def test_clicking_the_landscape_starts_the_runs_there(browser):
     assert float(link["x0"]) == pytest.approx(1.25, abs=0.1) and float(link["y0"]) == pytest.approx(1.25, abs=0.1)
     start = page.evaluate(f"Array.from(document.querySelector('{CHART}')._fullData).find(t => t.name === 'start').x[0]")
     assert start == pytest.approx(float(link["x0"]), abs=1e-3)
+    # The start's boxes in the sidebar show it too (the click reran the whole page, not the results alone).
+    assert float(page.get_by_label("start x").input_value()) == pytest.approx(float(link["x0"]), abs=1e-3)
     assert not errors_on(page)
     page.close()
 

@@ -322,6 +322,40 @@ def test_moving_a_slider_changes_the_run_and_the_link():
     assert [chart.proto.id for chart in at.get("bidi_component")] == chart_ids
 
 
+def test_a_run_slider_reruns_only_the_results_with_the_new_value():
+    """A number control's move reruns the results fragment alone: the sidebar's other controls, the
+    title and the lesson are not sent again; the runs, the link and the save button are."""
+    at = open_explorer()
+    at.select_slider(key="run1.learning_rate").set_value(0.2).run()
+    assert not at.exception
+    assert not at.sidebar.select_slider and not at.sidebar.selectbox  # the sidebar's controls are not sent again
+    assert [button.proto.label for button in at.sidebar.get("download_button")] == ["Save this view as a lesson"]
+    assert not at.title  # outside the fragment: not sent again
+    assert "Gradient descent α=0.2" in trace_names(explorer_check(at, charts=2)[0])
+    assert page_checks.link(at) == {"run1.learning_rate": ["0.2"]}
+    at.run()  # the whole page again: the slider keeps the value
+    assert at.select_slider(key="run1.learning_rate").value == 0.2 and at.title
+
+
+def test_a_move_that_changes_a_control_elsewhere_reruns_the_whole_page():
+    """Gradient noise above zero makes the runs stochastic, which brings the seeds slider into the
+    sidebar: the fragment's rerun hands over to a run of the whole page."""
+    at = open_explorer()
+    assert "seeds" not in {s.key for s in at.sidebar.select_slider}
+    at.select_slider(key="gradient_noise").set_value(1.0).run()
+    assert not at.exception
+    assert "seeds" in {s.key for s in at.sidebar.select_slider} and at.title
+    explorer_check(at, charts=2)
+
+
+def test_a_start_typed_into_its_box_reruns_only_the_results():
+    at = open_explorer()
+    at.number_input(key="x0").set_value(1.0).run()
+    assert not at.exception and not at.title
+    start = next(t for t in explorer_check(at, charts=2)[0]["data"] if t.get("name") == "start")
+    assert start["x"] == [1.0]
+
+
 def test_bad_link_values_fall_back_to_defaults_with_a_note():
     at = open_explorer({
         "landscape": "volcano", "condition_number": "1e9", "run1": "sgd-ultra", "run2.learning_rate": "fast",

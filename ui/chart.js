@@ -51,6 +51,7 @@ function redrawWithout(cartesian) {
     if (!plot._fullLayout || !plot.drawAgain) continue;
     if (plot.player) plot.player.pause();
     cartesian.purge(plot);
+    plot.drawnShape = null; // drawn afresh
     if (plot.onScreen === false) plot.waiting = plot.drawAgain; // drawn once back in view
     else plot.drawAgain();
   }
@@ -665,6 +666,60 @@ export default function drawChart({ data, parentElement, setTriggerValue }) {
   draw(plot, message, parentElement);
 }
 
+// A figure as text, to tell what a new one changes: its layout and config, and each trace.
+function shapeOf(message) {
+  return { frame: JSON.stringify([message.figure.layout, message.config]), traces: message.figure.data.map((t) => JSON.stringify(t)) };
+}
+
+// The attributes a new figure may change on a drawn scatter trace and still be drawn in place: its
+// points, animated as a scrub draws them, and its name, hover text and legend group, restyled.
+const MOVED = ["x", "y"];
+const RESTYLED = ["name", "legendgroup", "hovertemplate"];
+
+// The traces of ``data`` that differ from what ``drawn`` (a shapeOf) describes, and how: null when the
+// new figure has to be drawn afresh (its layout changed, a trace came or went, or changed in another way).
+function changedInPlace(drawn, shape, data) {
+  if (drawn.frame !== shape.frame || drawn.traces.length !== shape.traces.length) return null;
+  const changed = [];
+  for (let i = 0; i < data.length; i++) {
+    if (drawn.traces[i] === shape.traces[i]) continue;
+    const before = JSON.parse(drawn.traces[i]), after = data[i];
+    if ((after.type || "scatter") !== "scatter" || (before.type || "scatter") !== "scatter") return null;
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    const differ = [...keys].filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+    if (differ.some((key) => !MOVED.includes(key) && !RESTYLED.includes(key))) return null;
+    changed.push({ index: i, restyled: differ.some((key) => RESTYLED.includes(key)) });
+  }
+  return changed;
+}
+
+// The changed traces redrawn without plotly's full redraw, which recomputes and draws every trace
+// (the landscape's contour picture among them) even when one run's path moved: their points
+// animated at once, then their names and hover texts restyled (which redraws the legend).
+function redrawInPlace(plot, data, changed) {
+  if (!changed.length) return Promise.resolve();
+  const traces = changed.map((c) => c.index);
+  const moved = traces.map((i) => ({ x: data[i].x, y: data[i].y })); // as sent (plotly decodes typed arrays), so that plot.data reads as after a full redraw
+  const styled = changed.filter((c) => c.restyled).map((c) => c.index);
+  return Plotly.animate(plot, [{ data: moved, traces }], STILL).then(() => {
+    restack(plot);
+    if (!styled.length) return null;
+    const update = Object.fromEntries(RESTYLED.map((key) => [key, styled.map((i) => data[i][key] ?? null)]));
+    return Plotly.restyle(plot, update, styled);
+  });
+}
+
+// An animation draws the traces it moved on top of the others; back in the figure's order, as
+// plotly draws them afresh (the later over the earlier).
+function restack(plot) {
+  for (const layer of plot.querySelectorAll(".scatterlayer")) {
+    const groups = [...layer.children];
+    const order = (g) => (g.__data__ && g.__data__[0] && g.__data__[0].trace ? g.__data__[0].trace.index : Infinity);
+    const sorted = [...groups].sort((a, b) => order(a) - order(b));
+    if (sorted.some((g, i) => g !== groups[i])) layer.append(...sorted);
+  }
+}
+
 function draw(plot, message, parentElement) {
   plot.waiting = null;
   plot.drawn = false; // true once this figure is drawn (the browser tests wait for it)
@@ -676,7 +731,10 @@ function draw(plot, message, parentElement) {
       plot.player ??= new Player(bar, plot);
       plot.player.load(message.playback);
     }
-    return Plotly.react(plot, { data, layout, config: message.config });
+    const shape = shapeOf(message);
+    const changed = plot._fullLayout && plot.drawnShape && changedInPlace(plot.drawnShape, shape, data);
+    plot.drawnShape = shape;
+    return changed ? redrawInPlace(plot, data, changed) : Plotly.react(plot, { data, layout, config: message.config });
   }).then(() => {
     // A figure arrives drawn at step 0; the step the reader had chosen is shown again.
     if (message.playback && plot.player.index > 0) plot.player.show(plot.player.index);

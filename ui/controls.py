@@ -9,6 +9,14 @@ shown. ``widget(view, key)`` then draws a control of that state, anywhere on
 the page. Widgets are not bound to the URL by Streamlit: one
 mechanism reads and writes every link.
 
+A page may draw what its controls change (the runs, the charts) in one
+fragment (``st.fragment(key=...)``, named by ``open_view(..., fragment=...)``):
+a move of one of its number controls then reruns that fragment alone, which
+opens the view again with ``fragment_view``, and the rest of the page (its
+other controls, its lesson, its notes) is not sent again. Should the move change
+anything drawn outside the fragment (a control's range, another control's
+value, the lesson), the whole page reruns.
+
 Sliders are ``select_slider``s over a fixed grid of round numbers (a log grid
 where ``Parameter.log``), so link values are short and exact; a valid value
 off the grid is added to the options rather than rounded.
@@ -16,12 +24,14 @@ off the grid is added to the options rather than rounded.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
 from typing import Any, NamedTuple
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from parameters import Parameter
 from ui import lessons as lesson_files
@@ -92,6 +102,7 @@ class PageView(NamedTuple):
     state: dict
     fields: dict[str, Field]
     notes: list[Note]
+    fragment: str | None = None  # the key of the fragment that a number control's move reruns alone
 
     @property
     def lessons(self) -> dict[str, viewstate.LessonView]:
@@ -112,12 +123,35 @@ def _keys(page: str) -> tuple[str, str, str, str]:
     return f"_view.{page}.state", f"_view.{page}.query", f"_view.{page}.reload", f"_view.{page}.widgets"
 
 
+def _shown_key(page: str) -> str:
+    return f"_view.{page}.shown"
+
+
+def _looks(field: Field) -> tuple:
+    """What a control shows of its field besides its value: its kind, label, help, options and range."""
+    values = (getattr(field, attribute.name) for attribute in dataclasses.fields(field))
+    return (type(field).__name__, *(value for value in values if not callable(value)))
+
+
+def _shown(fields: dict[str, Field], state: dict) -> dict:
+    """Each control as the page draws it: its looks and its value."""
+    return {key: (_looks(field), state[key]) for key, field in fields.items()}
+
+
+def in_fragment_rerun() -> bool:
+    """True while a fragment reruns alone (a control of its own, or one that names it, moved)."""
+    ctx = get_script_run_ctx()
+    return bool(ctx and ctx.fragment_ids_this_run)
+
+
 def _current_query() -> dict[str, list[str]]:
     return {key: st.query_params.get_all(key) for key in st.query_params}
 
 
-def open_view(page: str, declare: viewstate.Declare) -> PageView:
-    """This run's state of ``page``: from the link if it is new here, else from the widgets."""
+def open_view(page: str, declare: viewstate.Declare, *, fragment: str | None = None) -> PageView:
+    """This run's state of ``page``: from the link if it is new here, else from the widgets.
+
+    ``fragment``: the key of the page's fragment that its number controls rerun alone (the module's docstring)."""
     state_key, query_key, reload_key, widgets_key = _keys(page)
     loaded = lesson_files.load(page, declare)
     session = st.session_state
@@ -144,9 +178,36 @@ def open_view(page: str, declare: viewstate.Declare) -> PageView:
             session[key] = list(state[key]) if isinstance(field, Multi) else state[key]
     session[widgets_key] = set(session.get(widgets_key, set())) | set(fields)
     session[state_key], session[LAST_PAGE] = state, page
-    view = PageView(page, declare, loaded, state, fields, notes)
+    if not in_fragment_rerun():  # what the page draws outside its fragment, until its next full run
+        session[_shown_key(page)] = _shown(fields, state)
+    view = PageView(page, declare, loaded, state, fields, notes, fragment)
     _write_link(view)
     return view
+
+
+def fragment_view(view: PageView) -> PageView:
+    """The view inside ``view.fragment``: ``view`` itself on a run of the whole page; on a rerun of the
+    fragment alone, the view opened again from the widgets. When that differs from what the page shows
+    outside the fragment in anything but the values its controls have shown since (a range that
+    changed with the value, another value reset by it, a lesson left, a note), the whole page reruns."""
+    if not in_fragment_rerun():
+        return view
+    shown = st.session_state.get(_shown_key(view.page))
+    again = open_view(view.page, view.declare, fragment=view.fragment)
+    if again.notes or shown != _shown(again.fields, again.state):
+        st.rerun()
+    return again
+
+
+def _rerun_fragment(page: str, field: Field, fragment: str):
+    """A number control of ``fragment``'s page moved: the control shows the value already, so only the
+    fragment reruns (``fragment_view`` checks that nothing else the page shows changed with it)."""
+    if field.resets:
+        _reset(page, field)
+    shown = st.session_state.get(_shown_key(page))
+    if shown and field.key in shown:
+        shown[field.key] = (shown[field.key][0], st.session_state[field.key])
+    st.rerun(fragment)
 
 
 def _refused(declare: viewstate.Declare, stored: dict, moved: dict) -> list[Note]:
@@ -212,6 +273,8 @@ def widget(view: PageView, key: str, *, where=st, label: str | None = None, help
     if is_hidden(view, key):
         return view.state[key]
     on_change = functools.partial(_reset, view.page, field) if field.resets else None
+    if view.fragment and isinstance(field, Number):
+        on_change = functools.partial(_rerun_fragment, view.page, field, view.fragment)
     if key == LESSON:
         on_change = functools.partial(_pick_lesson, view.page)
     label = label or field.label

@@ -29,7 +29,7 @@ from optimizers.seeds import excess_loss, seed_statistics
 from optimizers.starting_values import starting_values
 from optimizers.sweeps import default_swept, diverged_at, run_sweep, sweep_window
 from parameters import Parameter
-from ui import controls, plots, viewstate
+from ui import controls, plots, shell, viewstate
 from ui.chart import chart, clicked_point, scrubbed, sweep_data
 from ui.explanations import look_for
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, f32, items
@@ -53,6 +53,7 @@ OPTIONS_SHOWN = {"adaptive", "line_search"}  # the structural options that matte
 SWEEP = "sweep"  # run<k>.sweep: the hyperparameter a run's scrub control and sensitivity chart go over
 SYMBOLS = {"learning_rate": "α", "momentum": "β", "damping": "λ", "max_learning_rate": "α_max", "pair_interval": "T"}
 PLOT_KEY = "landscape_plot"
+RESULTS = "explorer_results"  # the fragment a move of a number control reruns alone (``results``)
 LANDSCAPE_TITLES = {name: info.title for name, info in LANDSCAPES.items()}
 RUN_TITLES = {NONE: "none", **{name: info.title for name, info in OPTIMIZERS.items()}}
 NOISE_HELP = "Adds a random tilt ξᵀθ, ξ ~ N(0, σ²I), to the loss each step: noisy gradients, exact curvature."
@@ -363,8 +364,8 @@ def settings_of(view: dict) -> Settings:
                     int(seeds), (float(view["x0"]), float(view["y0"])), bool(view["view3d"]), view["lesson"])  # fmt: skip
 
 
-def sidebar_controls(view) -> Settings:
-    """Draw the sidebar; the settings it holds."""
+def sidebar_controls(view):
+    """Draw the sidebar; the place at its end for the button that saves the view as a lesson."""
     bar = st.sidebar
     controls.widget(view, "lesson", where=bar)
     bar.subheader("Landscape")
@@ -384,11 +385,43 @@ def sidebar_controls(view) -> Settings:
     if not controls.is_hidden(view, "x0"):
         bar.button("Reset the start", on_click=_reset_start, help="Or click on the landscape to start there.")
     controls.widget(view, "view3d", where=bar)
-    controls.save_lesson_button(view, where=bar)
-    return settings_of(view.state)
+    return bar.container()  # the save button's place: ``results`` draws it, with the values it saves
 
 
 # --- computing and drawing ---------------------------------------------------------------
+@st.fragment(key=RESULTS)
+def results(view: controls.PageView, lesson_place):
+    """The runs and everything drawn from them: the landscape with their paths, the loss curves, the
+    table, the sensitivity chart and the optimizers' explanations, and (in the sidebar's
+    ``lesson_place``) the button that saves the view. A move of a number control reruns this alone:
+    the sidebar, the lesson and the notes are not sent again (``controls.fragment_view``)."""
+    with shell.benchmark_log(RESULTS):
+        view = controls.fragment_view(view)
+        settings = settings_of(view.state)
+        done, problems = compute(settings)
+        for problem in problems:
+            st.warning(problem, icon=":material/block:")
+        if not settings.runs:
+            st.info("Choose an optimizer for Run 1 in the sidebar.")
+        drawn = [d for _, d in done]
+        swept = compute_sweeps(settings, done)  # each run at nearby values of its learning rate, for scrubbing
+        landscape_view(settings, drawn, swept)
+        loss_column, table_column = st.columns([3, 2])
+        with loss_column:
+            loss_view(settings, done, swept)
+            schedule_view(settings, done)  # α against the step, for the runs under a schedule
+        with table_column:
+            st.table(summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
+            st.download_button(
+                "Download the trajectories (CSV)", data=lambda: trajectories_csv(settings, done),
+                file_name="trajectories.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+            )  # fmt: skip
+            st.caption("The picture: the camera icon in the plot's toolbar saves it as a PNG.")
+        sensitivity_view(settings, swept)
+        explanations(settings)
+        controls.save_lesson_button(view, where=lesson_place)
+
+
 def compute(settings: Settings) -> tuple[list[tuple[RunSpec, plots.Drawn]], list[str]]:
     """The runs that can be done, and a plain message for each that cannot."""
     done, problems = [], []

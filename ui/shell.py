@@ -1,7 +1,8 @@
 """The app's frame: which pages exist, embedding, and the optional per-rerun timing log.
 
-``APP_BENCHMARK_LOG=<file>`` makes every rerun append one JSON line
-``{"page", "seconds", "compilations"}`` (XLA compilations during the rerun),
+``APP_BENCHMARK_LOG=<file>`` makes every rerun (of a page, or of a fragment
+alone) append one JSON line ``{"page", "seconds", "compilations"}`` (XLA
+compilations during the rerun),
 which ``benchmarks/latency.py`` reads.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -83,17 +85,23 @@ def _count_compilations():
     return True
 
 
+_logging = threading.local()  # inside a logged run: a fragment run as part of its page's is not logged apart
+
+
 @contextlib.contextmanager
-def benchmark_log(page):
+def benchmark_log(name: str):
+    """One log line for the run of page or fragment ``name`` inside (unless it is part of a logged run)."""
     path = os.environ.get("APP_BENCHMARK_LOG")
-    if not path:
+    if not path or getattr(_logging, "active", False):
         yield
         return
     _count_compilations()
     compiled, started = _compilations[0], time.perf_counter()
+    _logging.active = True
     try:
         yield
     finally:
-        entry = dict(page=page.url_path, seconds=time.perf_counter() - started, compilations=_compilations[0] - compiled)
+        _logging.active = False
+        entry = dict(page=name, seconds=time.perf_counter() - started, compilations=_compilations[0] - compiled)
         with open(path, "a") as log:
             log.write(json.dumps(entry) + "\n")

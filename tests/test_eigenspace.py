@@ -364,8 +364,22 @@ def test_preset_link_is_rewritten_as_a_link_that_reopens_it():
     assert link == {"lesson": ["optimal_momentum"], "steps": ["100"]}
     again = open_page(link)
     assert not again.warning
+    at.run()  # the steps reran only the results; the whole page again, to read its sidebar
     for key in ("momentum.momentum", "momentum.learning_rate", "gd.learning_rate"):
         assert again.select_slider(key=key).value == at.select_slider(key=key).value
+
+
+def test_a_methods_number_reruns_only_the_results():
+    """Gradient descent's α changes only its runs: the results fragment reruns alone, with the link;
+    the problem's own numbers, from which the sidebar derives its warning, rerun the whole page."""
+    at = open_page()
+    at.select_slider(key="gd.learning_rate").set_value(0.2).run()
+    assert not at.exception and not at.title and not at.sidebar.select_slider
+    assert page_checks.link(at) == {"gd.learning_rate": ["0.2"]}
+    page_checks.check_page(at, charts=4)
+    at.run()  # the whole page again (AppTest holds only what the last run drew)
+    at.select_slider(key="condition_number").set_value(30.0).run()
+    assert not at.exception and at.title and at.sidebar.select_slider
 
 
 def test_slider_extremes():

@@ -348,6 +348,14 @@ def test_a_move_that_changes_a_control_elsewhere_reruns_the_whole_page():
     explorer_check(at, charts=2)
 
 
+def test_a_landscape_parameter_reruns_the_whole_page():
+    """The sidebar derives things from a landscape's numbers (a formula's view: an empty range's note,
+    the button that chooses it again), so they rerun the page."""
+    at = open_explorer()
+    at.select_slider(key="condition_number").set_value(1000.0).run()
+    assert not at.exception and at.title and at.sidebar.select_slider
+
+
 def test_a_start_typed_into_its_box_reruns_only_the_results():
     at = open_explorer()
     at.number_input(key="x0").set_value(1.0).run()

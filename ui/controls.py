@@ -11,9 +11,9 @@ mechanism reads and writes every link.
 
 A page may draw what its controls change (the runs, the charts) in one
 fragment (``st.fragment(key=...)``, named by ``open_view(..., fragment=...)``):
-a move of one of its number controls then reruns that fragment alone, which
-opens the view again with ``fragment_view``, and the rest of the page (its
-other controls, its lesson, its notes) is not sent again. Should the move change
+a move of a number control drawn with ``widget(..., alone=True)`` then reruns
+that fragment alone, which opens the view again with ``fragment_view``, and the
+rest of the page (its other controls, its lesson, its notes) is not sent again. Should the move change
 anything drawn outside the fragment (a control's range, another control's
 value, the lesson), the whole page reruns.
 
@@ -267,13 +267,17 @@ def is_hidden(view: PageView, key: str) -> bool:
     return shell.is_embedded() and viewstate.is_hidden(key, view.state[viewstate.HIDE])
 
 
-def widget(view: PageView, key: str, *, where=st, label: str | None = None, help: str | None = None) -> Any:
-    """Draw the control ``key`` of ``view`` (unless an embed hides it); its value."""
+def widget(view: PageView, key: str, *, where=st, label: str | None = None, help: str | None = None,
+           alone: bool = False) -> Any:  # fmt: skip
+    """Draw the control ``key`` of ``view`` (unless an embed hides it); its value.
+
+    ``alone``: a number control whose value nothing outside the view's fragment shows (nothing else
+    on the page derives from it): a move reruns that fragment alone."""
     field = view.fields[key]
     if is_hidden(view, key):
         return view.state[key]
     on_change = functools.partial(_reset, view.page, field) if field.resets else None
-    if view.fragment and isinstance(field, Number):
+    if alone and view.fragment and isinstance(field, Number):
         on_change = functools.partial(_rerun_fragment, view.page, field, view.fragment)
     if key == LESSON:
         on_change = functools.partial(_pick_lesson, view.page)
@@ -297,14 +301,15 @@ def widget(view: PageView, key: str, *, where=st, label: str | None = None, help
     return value
 
 
-def setting_widgets(view: PageView, prefix: str, where):
-    """An optimizer's settings (``<prefix>.<name>``): the main ones at once, the rest in an expander."""
+def setting_widgets(view: PageView, prefix: str, where, alone: bool = False):
+    """An optimizer's settings (``<prefix>.<name>``): the main ones at once, the rest in an expander;
+    ``alone`` as for ``widget``."""
     more = None
     for key in [k for k in view.fields if k.startswith(prefix + ".")]:
         primary = key.split(".", 1)[1] in PRIMARY
         if not primary and not is_hidden(view, key):
             more = more or where.expander("more settings")
-        widget(view, key, where=where if primary else more)
+        widget(view, key, where=where if primary else more, alone=alone)
 
 
 def _number_widget(field: Number, value, where, label, help, on_change):

@@ -34,7 +34,7 @@ from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
 from optimizers.sweeps import run_grid
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
-from ui import controls, eigenspace_plots, plots, viewstate
+from ui import controls, eigenspace_plots, plots, shell, viewstate
 from ui import nqm as nqm_section
 from ui.chart import chart, picked_point, sweep_data
 from ui.explanations import look_for
@@ -44,6 +44,7 @@ from ui.runs import Grid, Items, RunResult, items, loss_grid
 from ui.viewstate import Choice, Multi, Number, Toggle
 
 PAGE = "eigenspace"
+RESULTS = "eigenspace_results"  # the fragment a move of a method's number reruns alone (``results``)
 PROBLEMS = {
     "quadratic": "2-D quadratic (condition number, angle)",
     "spectrum": "n-D quadratic, log-uniform spectrum",
@@ -186,6 +187,45 @@ def compute_method(
         np.asarray(trajectory.params, np.float32), np.asarray(trajectory.loss, np.float32),
         np.asarray(trajectory.grads, np.float32), trajectory.diverged_at, components, predicted, spectrum,
     )  # fmt: skip
+
+
+@st.fragment(key=RESULTS)
+def results(view: controls.PageView, lesson_place):
+    """The runs and every chart drawn from them, the batch-size section, the downloads and the
+    explanations, and (in the sidebar's ``lesson_place``) the button that saves the view. A move of
+    a method's number, the steps, the noise or the seed reruns this alone (``controls.fragment_view``)."""
+    with shell.benchmark_log(RESULTS):
+        view = controls.fragment_view(view)
+        settings = settings_of(view.state)
+        done, problems = compute(settings)
+        for problem in problems:
+            st.warning(problem, icon=":material/block:")
+        if not settings.methods:
+            st.info("Choose at least one method in the sidebar.")
+        picker = rate_picker(settings)  # momentum's runs over the rate map's (α, β) grid
+        if len(settings.directions) == 2 and settings.problem != "spectrum":
+            st.subheader("The runs, and the same runs in the eigenbasis")
+            trajectory_views(settings, done)
+        st.subheader("Error along each eigen-direction")
+        direction_views(settings, done, picker)
+        st.subheader("Rates: gradient descent and momentum")
+        rate_views(settings, picker)
+        st.subheader("Curvature models: eigenvalues of P·H")
+        spectra = curvature_views(settings, done)
+        st.subheader("Batch size: the noisy quadratic model")
+        nqm_section.section(view)
+        left, right = st.columns(2)
+        left.download_button(
+            "Download the eigen-components (CSV)", data=lambda: components_csv(settings, done),
+            file_name="eigen_components.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+        )  # fmt: skip
+        right.download_button(
+            "Download the P·H spectra (CSV)", data=lambda: spectra_csv(spectra),
+            file_name="preconditioned_spectra.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+            disabled=not spectra,
+        )  # fmt: skip
+        explanations(settings)
+        controls.save_lesson_button(view, where=lesson_place)
 
 
 def compute(settings: Settings) -> tuple[dict[str, MethodRun], list[str]]:
@@ -394,7 +434,7 @@ def _set_optimal(settings: Settings, names):
 def _method_widgets(view, name: str, where):
     box = where.container(border=True)
     box.markdown(f"<span style='color:{COLORS[name]}'>●</span> **{OPTIMIZERS[name].title}**", unsafe_allow_html=True)
-    controls.setting_widgets(view, name, box)
+    controls.setting_widgets(view, name, box, alone=True)  # a method's numbers change only its runs
 
 
 def settings_of(view: dict) -> Settings:
@@ -414,7 +454,8 @@ def settings_of(view: dict) -> Settings:
                     view["lesson"])  # fmt: skip
 
 
-def sidebar_controls(view) -> Settings:
+def sidebar_controls(view):
+    """Draw the sidebar; the place at its end for the button that saves the view as a lesson."""
     bar = st.sidebar
     controls.widget(view, "lesson", where=bar)
     bar.subheader("Quadratic")
@@ -426,7 +467,7 @@ def sidebar_controls(view) -> Settings:
         bar.warning(message, icon=":material/warning:")
     for key in ("noise_scale", "batch_size", "seed", "steps"):
         if key in view.fields:
-            controls.widget(view, key, where=bar)
+            controls.widget(view, key, where=bar, alone=True)
     bar.subheader("Optimizers")
     controls.widget(view, "methods", where=bar)
     for name in view["methods"]:
@@ -434,8 +475,7 @@ def sidebar_controls(view) -> Settings:
     if "directions" in view.fields:
         controls.widget(view, "directions", where=bar)
     controls.widget(view, "effective", where=bar)
-    controls.save_lesson_button(view, where=bar)
-    return settings_of(view.state)
+    return bar.container()  # the save button's place: ``results`` draws it, with the values it saves
 
 
 # --- views --------------------------------------------------------------------------------
@@ -755,6 +795,7 @@ __all__ = [
     "explanations",
     "problem_summary",
     "rate_views",
+    "results",
     "sidebar_controls",
     "spectra_csv",
     "trajectory_views",

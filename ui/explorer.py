@@ -15,6 +15,7 @@ it as ``formula`` and, where the reader sets them, the view as ``x_min``, ``x_ma
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import NamedTuple
 
@@ -145,17 +146,19 @@ class Settings(NamedTuple):
 
 
 # --- the view state ------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)  # asked for by every run's view; each answer reads the landscape from JAX
 def default_start(landscape: str, parameters: Items = ()) -> tuple[float, float]:
     x, y = build_landscape(landscape, parameters).default_start[:2]
     return float(x), float(y)
 
 
-def start_ranges(landscape: str, parameters: Items = ()) -> list[tuple[float, float]]:
+@functools.lru_cache(maxsize=256)
+def start_ranges(landscape: str, parameters: Items = ()) -> tuple[tuple[float, float], ...]:
     """Where a start may lie, per axis: within half the escape radius of the view's centre, so a run
     that starts there is not counted as diverged before its first step."""
     info = build_landscape(landscape, parameters)
     reach = float(np.floor(info.escape_radius / 2))
-    return [(round((a + b) / 2 - reach), round((a + b) / 2 + reach)) for a, b in info.bounds]
+    return tuple((round((a + b) / 2 - reach), round((a + b) / 2 + reach)) for a, b in info.bounds)
 
 
 def _depends_on_landscape(key: str) -> bool:
@@ -302,7 +305,7 @@ def _slot_widgets(view, slot: int, where):
         primary = key.split(".", 1)[1] in PRIMARY
         if not primary and not controls.is_hidden(view, key):
             more = more or box.expander("more settings")
-        controls.widget(view, key, where=box if primary else more)
+        controls.widget(view, key, where=box if primary else more, alone=True)  # a run's numbers change only its run
     wrappers = [k for k in keys if _is_wrapper_key(slot, k)]
     if wrappers and not all(controls.is_hidden(view, k) for k in wrappers):
         chosen = [view[setting_key(slot, SCHEDULE)] != CONSTANT, view[setting_key(slot, AVERAGE)] != NO_AVERAGE]
@@ -310,7 +313,7 @@ def _slot_widgets(view, slot: int, where):
             w for w, on in zip(("scheduled", "averaged"), chosen) if on) if any(chosen) else "")  # fmt: skip
         inner = box.expander(title, expanded=any(chosen))
         for key in wrappers:
-            controls.widget(view, key, where=inner)
+            controls.widget(view, key, where=inner, alone=True)
 
 
 def _run_widgets(view, where):
@@ -372,16 +375,16 @@ def sidebar_controls(view):
     controls.widget(view, "landscape", where=bar)
     bar.caption(LANDSCAPES[view["landscape"]].summary)
     _landscape_widgets(view, bar)
-    controls.widget(view, "gradient_noise", where=bar)
+    controls.widget(view, "gradient_noise", where=bar, alone=True)
     bar.subheader("Optimizers")
     _run_widgets(view, bar)
     bar.subheader("Run")
     for key in ("steps", "seed", "seeds"):
         if key in view.fields:
-            controls.widget(view, key, where=bar)
+            controls.widget(view, key, where=bar, alone=True)
     left, right = bar.columns(2)
-    controls.widget(view, "x0", where=left)
-    controls.widget(view, "y0", where=right)
+    controls.widget(view, "x0", where=left, alone=True)
+    controls.widget(view, "y0", where=right, alone=True)
     if not controls.is_hidden(view, "x0"):
         bar.button("Reset the start", on_click=_reset_start, help="Or click on the landscape to start there.")
     controls.widget(view, "view3d", where=bar)

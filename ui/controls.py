@@ -57,7 +57,8 @@ def _nice_step(span: float, points: int) -> float:
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
 
 
-def slider_grid(spec: Parameter) -> list[float | int]:
+@functools.lru_cache(maxsize=512)  # asked for by every slider on every rerun
+def slider_grid(spec: Parameter) -> tuple[float | int, ...]:
     """The round values a slider for ``spec`` offers (its range, default and ends included)."""
     low, high = spec.low, spec.high
     if spec.log or (low == 0 and high >= 1000):  # a damping λ in [0, 10⁴] needs a log scale and 0
@@ -79,7 +80,7 @@ def slider_grid(spec: Parameter) -> list[float | int]:
         values = [float(f"{k * step:.10g}") for k in range(first, math.floor(high / step) + 1)]
     values += [low, high, spec.default]
     cast = int if spec.integer else float
-    return sorted({cast(v) for v in values})
+    return tuple(sorted({cast(v) for v in values}))
 
 
 # --- plain text ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ out and reported with its name and line; the app starts all the same.
 from __future__ import annotations
 
 import re
+import time
 import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -126,14 +127,29 @@ def _files(page: str) -> list[Path]:
 
 
 _cache: dict[tuple, Loaded] = {}
+# A page asks at every rerun; listing the folder and reading each file's time takes several
+# milliseconds, so it is looked at again once a second: a lesson dropped in or edited shows then.
+RECHECK_SECONDS = 1.0
+_looked: dict[Path, tuple[float, list[Path], tuple]] = {}
+
+
+def _stamp(page: str) -> tuple[list[Path], tuple]:
+    """The page's lesson files and their names and modification times, as last looked at."""
+    folder, now = FOLDER / page, time.monotonic()
+    looked = _looked.get(folder)
+    if looked is None or now - looked[0] >= RECHECK_SECONDS:
+        files = _files(page)
+        looked = _looked[folder] = (now, files, tuple((path.name, path.stat().st_mtime_ns) for path in files))
+    return looked[1], looked[2]
 
 
 def load(page: str, declare: viewstate.Declare | None = None) -> Loaded:
-    """The page's lessons in order, and the problems of the files left out (re-read when a file changes).
+    """The page's lessons in order, and the problems of the files left out (re-read when a file
+    changes, within ``RECHECK_SECONDS``).
 
     With the page's ``declare``, each lesson's view is checked too."""
-    files = _files(page)
-    stamp = (page, declare, tuple((path.name, path.stat().st_mtime_ns) for path in files))
+    files, times = _stamp(page)
+    stamp = (page, declare, times)
     if stamp not in _cache:
         lessons, problems = [], []
         for path in files:

@@ -200,6 +200,23 @@ def fragment_view(view: PageView) -> PageView:
     return again
 
 
+def results_fragment(key: str):
+    """A page's results as ``st.fragment(key=key)``: the decorated ``draw(view, *places)`` gets the
+    view as ``fragment_view`` opens it, and a rerun of it alone is logged as ``key``
+    (``shell.benchmark_log``). The page opens its view with ``open_view(..., fragment=key)``."""
+
+    def decorate(draw):
+        @st.fragment(key=key)
+        @functools.wraps(draw)
+        def results(view: PageView, *places):
+            with shell.benchmark_log(key):
+                return draw(fragment_view(view), *places)
+
+        return results
+
+    return decorate
+
+
 def _rerun_fragment(page: str, field: Field, fragment: str):
     """A number control of ``fragment``'s page moved: the control shows the value already, so only the
     fragment reruns (``fragment_view`` checks that nothing else the page shows changed with it)."""
@@ -346,6 +363,12 @@ def show_notes(view: PageView, where=st):
         where.warning(plain_markdown(note.plain()), icon=":material/link_off:")
     for problem in view.loaded.problems:
         where.warning(plain_markdown(problem.plain()), icon=":material/error:")
+
+
+def show_problems(problems: list[str], where=st):
+    """Each run that could not be made, with the reason."""
+    for problem in problems:
+        where.warning(problem, icon=":material/block:")
 
 
 def show_lesson(view: PageView, where=st):

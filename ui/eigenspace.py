@@ -34,7 +34,7 @@ from optimizers import OPTIMIZERS, get_optimizer, run_trajectory, theory
 from optimizers.sweeps import run_grid
 from optimizers.preconditioners import PRECONDITIONED, distance_from_newton, first_step_within, run_with_preconditioner
 from parameters import Parameter
-from ui import controls, eigenspace_plots, plots, shell, viewstate
+from ui import controls, eigenspace_plots, plots, viewstate
 from ui import nqm as nqm_section
 from ui.chart import chart, picked_point, sweep_data
 from ui.explanations import look_for
@@ -189,43 +189,40 @@ def compute_method(
     )  # fmt: skip
 
 
-@st.fragment(key=RESULTS)
+@controls.results_fragment(RESULTS)
 def results(view: controls.PageView, lesson_place):
     """The runs and every chart drawn from them, the batch-size section, the downloads and the
     explanations, and (in the sidebar's ``lesson_place``) the button that saves the view. A move of
     a method's number, the steps, the noise or the seed reruns this alone (``controls.fragment_view``)."""
-    with shell.benchmark_log(RESULTS):
-        view = controls.fragment_view(view)
-        settings = settings_of(view.state)
-        done, problems = compute(settings)
-        for problem in problems:
-            st.warning(problem, icon=":material/block:")
-        if not settings.methods:
-            st.info("Choose at least one method in the sidebar.")
-        picker = rate_picker(settings)  # momentum's runs over the rate map's (α, β) grid
-        if len(settings.directions) == 2 and settings.problem != "spectrum":
-            st.subheader("The runs, and the same runs in the eigenbasis")
-            trajectory_views(settings, done)
-        st.subheader("Error along each eigen-direction")
-        direction_views(settings, done, picker)
-        st.subheader("Rates: gradient descent and momentum")
-        rate_views(settings, picker)
-        st.subheader("Curvature models: eigenvalues of P·H")
-        spectra = curvature_views(settings, done)
-        st.subheader("Batch size: the noisy quadratic model")
-        nqm_section.section(view)
-        left, right = st.columns(2)
-        left.download_button(
-            "Download the eigen-components (CSV)", data=lambda: components_csv(settings, done),
-            file_name="eigen_components.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
-        )  # fmt: skip
-        right.download_button(
-            "Download the P·H spectra (CSV)", data=lambda: spectra_csv(spectra),
-            file_name="preconditioned_spectra.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
-            disabled=not spectra,
-        )  # fmt: skip
-        explanations(settings)
-        controls.save_lesson_button(view, where=lesson_place)
+    settings = settings_of(view.state)
+    done, problems = compute(settings)
+    controls.show_problems(problems)
+    if not settings.methods:
+        st.info("Choose at least one method in the sidebar.")
+    picker = rate_picker(settings)  # momentum's runs over the rate map's (α, β) grid
+    if len(settings.directions) == 2 and settings.problem != "spectrum":
+        st.subheader("The runs, and the same runs in the eigenbasis")
+        trajectory_views(settings, done)
+    st.subheader("Error along each eigen-direction")
+    direction_views(settings, done, picker)
+    st.subheader("Rates: gradient descent and momentum")
+    rate_views(settings, picker)
+    st.subheader("Curvature models: eigenvalues of P·H")
+    spectra = curvature_views(settings, done)
+    st.subheader("Batch size: the noisy quadratic model")
+    nqm_section.section(view)
+    left, right = st.columns(2)
+    left.download_button(
+        "Download the eigen-components (CSV)", data=lambda: components_csv(settings, done),
+        file_name="eigen_components.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
+    right.download_button(
+        "Download the P·H spectra (CSV)", data=lambda: spectra_csv(spectra),
+        file_name="preconditioned_spectra.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+        disabled=not spectra,
+    )  # fmt: skip
+    explanations(settings)
+    controls.save_lesson_button(view, where=lesson_place)
 
 
 def compute(settings: Settings) -> tuple[dict[str, MethodRun], list[str]]:

@@ -30,7 +30,7 @@ from optimizers.seeds import excess_loss, seed_statistics
 from optimizers.starting_values import starting_values
 from optimizers.sweeps import default_swept, diverged_at, run_sweep, sweep_window
 from parameters import Parameter
-from ui import controls, plots, shell, viewstate
+from ui import controls, plots, viewstate
 from ui.chart import chart, clicked_point, scrubbed, sweep_data
 from ui.explanations import look_for
 from ui.runs import Items, RunResult, build_landscape, compute_run, contour_grid, f32, items
@@ -392,37 +392,34 @@ def sidebar_controls(view):
 
 
 # --- computing and drawing ---------------------------------------------------------------
-@st.fragment(key=RESULTS)
+@controls.results_fragment(RESULTS)
 def results(view: controls.PageView, lesson_place):
     """The runs and everything drawn from them: the landscape with their paths, the loss curves, the
     table, the sensitivity chart and the optimizers' explanations, and (in the sidebar's
     ``lesson_place``) the button that saves the view. A move of a number control reruns this alone:
     the sidebar, the lesson and the notes are not sent again (``controls.fragment_view``)."""
-    with shell.benchmark_log(RESULTS):
-        view = controls.fragment_view(view)
-        settings = settings_of(view.state)
-        done, problems = compute(settings)
-        for problem in problems:
-            st.warning(problem, icon=":material/block:")
-        if not settings.runs:
-            st.info("Choose an optimizer for Run 1 in the sidebar.")
-        drawn = [d for _, d in done]
-        swept = compute_sweeps(settings, done)  # each run at nearby values of its learning rate, for scrubbing
-        landscape_view(settings, drawn, swept)
-        loss_column, table_column = st.columns([3, 2])
-        with loss_column:
-            loss_view(settings, done, swept)
-            schedule_view(settings, done)  # α against the step, for the runs under a schedule
-        with table_column:
-            st.table(summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
-            st.download_button(
-                "Download the trajectories (CSV)", data=lambda: trajectories_csv(settings, done),
-                file_name="trajectories.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
-            )  # fmt: skip
-            st.caption("The picture: the camera icon in the plot's toolbar saves it as a PNG.")
-        sensitivity_view(settings, swept)
-        explanations(settings)
-        controls.save_lesson_button(view, where=lesson_place)
+    settings = settings_of(view.state)
+    done, problems = compute(settings)
+    controls.show_problems(problems)
+    if not settings.runs:
+        st.info("Choose an optimizer for Run 1 in the sidebar.")
+    drawn = [d for _, d in done]
+    swept = compute_sweeps(settings, done)  # each run at nearby values of its learning rate, for scrubbing
+    landscape_view(settings, drawn, swept)
+    loss_column, table_column = st.columns([3, 2])
+    with loss_column:
+        loss_view(settings, done, swept)
+        schedule_view(settings, done)  # α against the step, for the runs under a schedule
+    with table_column:
+        st.table(summary_table(settings, drawn), hide_index=True)  # plain HTML: drawn with the page, not after it
+        st.download_button(
+            "Download the trajectories (CSV)", data=lambda: trajectories_csv(settings, done),
+            file_name="trajectories.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+        )  # fmt: skip
+        st.caption("The picture: the camera icon in the plot's toolbar saves it as a PNG.")
+    sensitivity_view(settings, swept)
+    explanations(settings)
+    controls.save_lesson_button(view, where=lesson_place)
 
 
 def compute(settings: Settings) -> tuple[list[tuple[RunSpec, plots.Drawn]], list[str]]:

@@ -6,7 +6,9 @@ throws the old chart away and plotly builds the new one from nothing, twice
 (once before its width is known). Moving a slider then cost several times
 the framework's own round trip. This element keeps the identity its ``key``
 gives it and hands each new figure to ``Plotly.react``, which keeps the
-chart's DOM and redraws only what changed.
+chart's DOM; a figure that changes only some scatter traces' points, names and
+hover texts (a run's setting moved) has just those redrawn in place, without
+plotly's full redraw of every trace.
 
 The browser side is ``chart.js`` (with ``chart.css``) beside this file.
 plotly.js itself is served from the app's static folder

@@ -10,12 +10,12 @@ the page. Widgets are not bound to the URL by Streamlit: one
 mechanism reads and writes every link.
 
 A page may draw what its controls change (the runs, the charts) in one
-fragment (``st.fragment(key=...)``, named by ``open_view(..., fragment=...)``):
-a move of a number control drawn with ``widget(..., alone=True)`` then reruns
+fragment (``results_fragment``, named by ``open_view(..., fragment=...)``): a
+move of a number control drawn with ``widget(..., alone=True)`` then reruns
 that fragment alone, which opens the view again with ``fragment_view``, and the
-rest of the page (its other controls, its lesson, its notes) is not sent again. Should the move change
-anything drawn outside the fragment (a control's range, another control's
-value, the lesson), the whole page reruns.
+rest of the page (its other controls, its lesson, its notes) is not sent
+again. Should the move change anything drawn outside the fragment (a control's
+range, another control's value, the lesson), the whole page reruns.
 
 Sliders are ``select_slider``s over a fixed grid of round numbers (a log grid
 where ``Parameter.log``), so link values are short and exact; a valid value

@@ -19,3 +19,4 @@ st.markdown(
     + eigenspace.problem_summary(eigenspace.settings_of(view.state))
 )
 eigenspace.results(view, lesson_place)  # reruns alone when a method's number moves
+eigenspace.explanations(eigenspace.settings_of(view.state))  # the chosen methods' own: outside the results

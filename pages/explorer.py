@@ -13,3 +13,4 @@ if not shell.is_embedded():
 controls.show_notes(view)
 controls.show_lesson(view)
 explorer.results(view, lesson_place)  # reruns alone when a number control moves
+explorer.explanations(explorer.settings_of(view.state))  # the chosen methods' own: outside the results

@@ -191,9 +191,10 @@ def compute_method(
 
 @controls.results_fragment(RESULTS)
 def results(view: controls.PageView, lesson_place):
-    """The runs and every chart drawn from them, the batch-size section, the downloads and the
-    explanations, and (in the sidebar's ``lesson_place``) the button that saves the view. A move of
-    a method's number, the steps, the noise or the seed reruns this alone (``controls.fragment_view``)."""
+    """The runs and every chart drawn from them, the batch-size section and the downloads, and (in the
+    sidebar's ``lesson_place``) the button that saves the view. A move of a method's number, the
+    steps, the noise or the seed reruns this alone (``controls.fragment_view``); the methods'
+    explanations, which follow only the choices, are not sent again."""
     settings = settings_of(view.state)
     done, problems = compute(settings)
     controls.show_problems(problems)
@@ -221,7 +222,6 @@ def results(view: controls.PageView, lesson_place):
         file_name="preconditioned_spectra.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
         disabled=not spectra,
     )  # fmt: skip
-    explanations(settings)
     controls.save_lesson_button(view, where=lesson_place)
 
 

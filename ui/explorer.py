@@ -395,9 +395,9 @@ def sidebar_controls(view):
 @controls.results_fragment(RESULTS)
 def results(view: controls.PageView, lesson_place):
     """The runs and everything drawn from them: the landscape with their paths, the loss curves, the
-    table, the sensitivity chart and the optimizers' explanations, and (in the sidebar's
-    ``lesson_place``) the button that saves the view. A move of a number control reruns this alone:
-    the sidebar, the lesson and the notes are not sent again (``controls.fragment_view``)."""
+    table and the sensitivity chart, and (in the sidebar's ``lesson_place``) the button that saves the
+    view. A move of a number control reruns this alone: the sidebar, the lesson, the notes and the
+    optimizers' explanations (which follow only the choices) are not sent again (``controls.fragment_view``)."""
     settings = settings_of(view.state)
     done, problems = compute(settings)
     controls.show_problems(problems)
@@ -418,7 +418,6 @@ def results(view: controls.PageView, lesson_place):
         )  # fmt: skip
         st.caption("The picture: the camera icon in the plot's toolbar saves it as a PNG.")
     sensitivity_view(settings, swept)
-    explanations(settings)
     controls.save_lesson_button(view, where=lesson_place)
 
 

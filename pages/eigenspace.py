@@ -8,6 +8,7 @@ from ui import controls, eigenspace, shell
 shell.run_through_entrypoint()
 view = controls.open_view(eigenspace.PAGE, eigenspace.declare, fragment=eigenspace.RESULTS)
 lesson_place = eigenspace.sidebar_controls(view)
+settings = eigenspace.settings_of(view.state)  # what the page draws outside its results
 
 if not shell.is_embedded():
     st.title("Eigenspace: convergence direction by direction")
@@ -16,7 +17,7 @@ controls.show_lesson(view)
 st.markdown(
     "On a quadratic ½(θ − θ*)ᵀA(θ − θ*) the error in the eigenbasis of A, x = Qᵀ(θ − θ*), splits into independent "
     "components, one per eigenvalue λᵢ (Goh, *Why Momentum Really Works*, Distill 2017). "
-    + eigenspace.problem_summary(eigenspace.settings_of(view.state))
+    + eigenspace.problem_summary(settings)
 )
 eigenspace.results(view, lesson_place)  # reruns alone when a method's number moves
-eigenspace.explanations(eigenspace.settings_of(view.state))  # the chosen methods' own: outside the results
+eigenspace.explanations(settings)  # the chosen methods' own: outside the results

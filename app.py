@@ -6,7 +6,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # on a GPU serv
 
 import streamlit as st  # noqa: E402
 
-from ui import shell  # noqa: E402
+from ui import chart, shell  # noqa: E402
 
 shell.use_compile_cache()
 embedded = shell.is_embedded()
@@ -17,5 +17,6 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if embedded else "auto",
 )
 page = st.navigation(shell.navigation_pages(), position="hidden" if embedded else "sidebar")
+chart.preload_plotly()  # fetched and compiled by the browser while the page computes
 with shell.benchmark_log(page.url_path):
     page.run()

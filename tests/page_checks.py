@@ -43,10 +43,15 @@ def numbers_in(node):
         yield float(node)
 
 
+def chart_elements(at) -> list:
+    """The page's charts (``ui.chart``): not the sweeps' data (``chart.sweep_data``) nor the element
+    that has the browser load plotly.js (``chart.preload_plotly``), which show nothing."""
+    return [element for element in at.get("bidi_component") if "figure" in json.loads(element.proto.bytes)]
+
+
 def figures(at) -> list[dict]:
     """The plotly figures on the page (``ui.chart``), as their JSON specs."""
-    messages = (json.loads(element.proto.bytes) for element in at.get("bidi_component"))
-    return [message["figure"] for message in messages if "figure" in message]  # not the sweeps' data (ui.chart.sweep_data)
+    return [json.loads(element.proto.bytes)["figure"] for element in chart_elements(at)]
 
 
 def check_page(at, charts: int = 1, gaps: bool = False) -> list[dict]:

@@ -64,7 +64,8 @@ def trace_points(page, chart: int = 0) -> int:
 
 
 def move_learning_rate(page):
-    """One step up on the first learning-rate slider; returns once the landscape shows the new runs (its legend names α)."""
+    """One step up on Run 1's learning-rate slider; returns once the landscape shows the new runs (its
+    legend names α) and the link carries the value (the query string may be written after the figure)."""
     before = ",".join(legend(page))
     slider(page, "learning rate").first.focus()
     slider(page, "learning rate").first.press("ArrowRight")
@@ -72,6 +73,7 @@ def move_learning_rate(page):
     page.wait_for_function(
         f"n => Array.from(document.querySelector('{CHART}').data, t => t.name || '').join() !== n", arg=before, timeout=60_000
     )
+    page.wait_for_function("() => location.search.includes('run1.learning_rate=')", timeout=60_000)
 
 
 def slider(page, label: str):
@@ -322,8 +324,11 @@ def test_scale_up_trains_a_small_network(browser):
     page.locator(".st-key-train button").click()
     wait_charts(page, 1, timeout=180_000)
     wait_idle(page, 180_000)
+    # the training view reruns on its own between rounds, and may be seen idle between two of them
+    page.locator("[data-testid='stProgress']").wait_for(state="detached", timeout=180_000)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)  # the timing table
+    wait_idle(page, 180_000)
     assert not errors_on(page)
     assert trace_points(page) > 0
-    assert page.locator("[data-testid='stDataFrame']").count() >= 1, "no timing table"
     screenshot(page, "scale_up")
     page.close()

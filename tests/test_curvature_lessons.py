@@ -186,7 +186,7 @@ def test_the_slider_chooses_a_saved_step_and_a_large_network_is_refused_in_words
     assert page_checks.link(at) == {"lesson": ["kfac_training"], "step": ["1000"]}
     at = open_page({"task": "digits", "depth": "3", "width": "32"})
     assert any("limited to 2,000" in w.value for w in at.warning)
-    assert not at.get("bidi_component")  # nothing computed or drawn
+    assert not page_checks.chart_elements(at)  # nothing computed or drawn
 
 
 def test_a_hostile_link_value_is_a_plain_note():

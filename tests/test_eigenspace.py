@@ -306,7 +306,7 @@ def test_playback_arrows_agree_for_gradient_descent_in_both_panels():
 
     at = open_page({"methods": ["gd"], "gd.learning_rate": "0.5"})
     check_page(at, charts=2)
-    panels = [json.loads(chart.proto.bytes)["playback"] for chart in at.get("bidi_component")[:2]]
+    panels = [json.loads(chart.proto.bytes)["playback"] for chart in page_checks.chart_elements(at)[:2]]
     for playback in panels:
         moving = [f["data"] for f in playback["frames"] if np.hypot(np.diff(f["data"][1]["x"]), np.diff(f["data"][1]["y"])) > 0.01]
         assert len(moving) >= 5  # frames before the run has converged (coordinates are rounded to 1e-4)

@@ -313,13 +313,13 @@ def test_a_copied_link_reopens_the_same_view():
 def test_moving_a_slider_changes_the_run_and_the_link():
     at = open_explorer()
     before = explorer_check(at, charts=2)[0]
-    chart_ids = [chart.proto.id for chart in at.get("bidi_component")]
+    chart_ids = [chart.proto.id for chart in page_checks.chart_elements(at)]
     at.select_slider(key="run1.learning_rate").set_value(0.2).run()
     after = explorer_check(at, charts=2)[0]
     assert trace_names(after) != trace_names(before)  # the legend names α
     assert after["data"] != before["data"]
     # The same chart elements, so the browser redraws them in place instead of building new ones.
-    assert [chart.proto.id for chart in at.get("bidi_component")] == chart_ids
+    assert [chart.proto.id for chart in page_checks.chart_elements(at)] == chart_ids
 
 
 def test_a_run_slider_reruns_only_the_results_with_the_new_value():

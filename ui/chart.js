@@ -231,7 +231,6 @@ class Scrubber {
     const slots = scrub.runs.map((run) => run.slot).join();
     if (slots !== this.slots) {
       this.box.replaceChildren();
-      for (const row of this.rows.values()) if (row.sliderWatch) row.sliderWatch.disconnect();
       this.rows.clear();
       this.slots = slots;
     }
@@ -245,7 +244,6 @@ class Scrubber {
       row.value.textContent = run.texts[run.index];
       row.dot.style.color = run.color;
       scrubRows.set(run.color, { scrubber: this, row });
-      this.watchSlider(row, run.slider);
       run.shown = run.index;
       run.original = {};
       for (const role of ["path", "cloud", "cross"]) {
@@ -268,41 +266,34 @@ class Scrubber {
     this.rows.set(run.slot, row);
     return row;
   }
-  // The run's own slider in the sidebar (a Streamlit select_slider, widget key ``key``): while it is
-  // dragged (Streamlit reruns the page only once it is let go), the chart shows the precomputed run
-  // for the value it shows (its aria-valuetext, written as ``run.texts``), as a scrub does; for a value
+  // The run's own slider in the sidebar (a Streamlit select_slider, widget key ``run.slider``), held
+  // down (Streamlit reruns the page only once it is let go): the chart shows the precomputed run for
+  // the value it shows (its aria-valuetext, written as ``run.texts``), as a scrub does; for a value
   // between the swept ones, the nearest swept one, which the scrub control names. A key press on it
   // reruns the page at once, and drawing a preview meanwhile would only delay that rerun's figure.
-  watchSlider(row, key) {
-    const box = key && document.querySelector(`.st-key-${key.replace(/[^a-zA-Z0-9_-]/g, "-")}`);
-    const input = box && box.querySelector("input[type='range']");
-    if (!input || row.slider === input) return;
-    if (row.sliderWatch) row.sliderWatch.disconnect();
-    row.slider = input;
-    row.sliderHeld = false;
-    box.addEventListener("pointerdown", () => {
-      row.sliderHeld = true;
-      const letGo = () => {
-        row.sliderHeld = false;
-        window.removeEventListener("pointerup", letGo, true);
-        window.removeEventListener("pointercancel", letGo, true);
-      };
-      window.addEventListener("pointerup", letGo, true);
-      window.addEventListener("pointercancel", letGo, true);
-    }, true);
-    row.sliderWatch = new MutationObserver(() => {
-      if (!row.sliderHeld) return;
-      const text = input.getAttribute("aria-valuetext") || "", run = row.run, value = Number(text.replace("−", "-"));
-      let k = run.texts.indexOf(text);
-      if (k < 0 && Number.isFinite(value)) {
-        const apart = (v) => (v > 0 && value > 0 ? Math.abs(Math.log(v / value)) : Math.abs(v - value));
-        k = nearestIndex(run.values.length, (i) => apart(run.values[i]));
-      }
-      if (k < 0 || k === Number(row.input.value)) return;
-      row.input.value = k;
-      this.show(run, k, row);
-    });
-    row.sliderWatch.observe(input, { attributes: true, attributeFilter: ["aria-valuetext"] });
+  // The slider is found when it is pressed (followHeldSlider), not when the chart is drawn: the
+  // sidebar's widgets may be drawn after the chart, and redrawn by Streamlit.
+  followSlider(row, input) {
+    const watch = new MutationObserver(() => this.preview(row, input));
+    watch.observe(input, { attributes: true, attributeFilter: ["aria-valuetext"] });
+    const letGo = () => {
+      watch.disconnect();
+      window.removeEventListener("pointerup", letGo, true);
+      window.removeEventListener("pointercancel", letGo, true);
+    };
+    window.addEventListener("pointerup", letGo, true);
+    window.addEventListener("pointercancel", letGo, true);
+  }
+  preview(row, input) {
+    const text = input.getAttribute("aria-valuetext") || "", run = row.run, value = Number(text.replace("−", "-"));
+    let k = run.texts.indexOf(text);
+    if (k < 0 && Number.isFinite(value)) {
+      const apart = (v) => (v > 0 && value > 0 ? Math.abs(Math.log(v / value)) : Math.abs(v - value));
+      k = nearestIndex(run.values.length, (i) => apart(run.values[i]));
+    }
+    if (k < 0 || k === Number(row.input.value)) return;
+    row.input.value = k;
+    this.show(run, k, row);
   }
   // A scrub control let go: every chart catches up, and the value is sent unless it is the run's own.
   letGo(row) {
@@ -392,6 +383,19 @@ function plotArea(plot, event, clamp = false, xName = "xaxis", yName = "yaxis") 
   py = Math.min(Math.max(py, 0), ya._length);
   return { px, py, xa, ya };
 }
+
+// A press on a run's own slider in the sidebar (Scrubber.followSlider): one listener per tab, which
+// calls the latest evaluation's function (this module may be evaluated again in the tab).
+function followHeldSlider(event) {
+  for (const { scrubber, row } of scrubRows.values()) {
+    const key = row.run.slider;
+    const box = key && event.target.closest?.(`.st-key-${key.replace(/[^a-zA-Z0-9_-]/g, "-")}`);
+    const input = box && box.querySelector("input[type='range']");
+    if (input) return scrubber.followSlider(row, input);
+  }
+}
+if (!window.appFollowHeldSlider) document.addEventListener("pointerdown", (event) => window.appFollowHeldSlider(event), true);
+window.appFollowHeldSlider = followHeldSlider;
 
 function nearestIndex(count, distance) {
   let best = 0;
@@ -637,6 +641,11 @@ function follower(plot, message) {
 
 export default function drawChart({ data, parentElement, setTriggerValue }) {
   const message = JSON.parse(new TextDecoder().decode(data));
+  if (message.preload) { // ui/chart.py's preload_plotly: no chart, only plotly.js on its way
+    (parentElement.closest("[data-testid='stElementContainer']") || parentElement).style.display = "none";
+    loadPlotly(message.preload).catch(() => null); // a chart that needs it reports the failure
+    return;
+  }
   const plot = child(parentElement, "app-chart");
   plot.drawAgain = () => draw(plot, message, parentElement); // after the full plotly.js replaced the cartesian one
   plot.sendClick = message.clicks ? setTriggerValue : null;

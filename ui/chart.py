@@ -177,6 +177,14 @@ def chart(
     return _component(key=key, data=encode(message), **callbacks)
 
 
+def preload_plotly():
+    """Start loading plotly.js's cartesian bundle in the browser (an element that shows nothing).
+
+    Called before a page computes anything, it has the browser fetch and compile plotly.js
+    while the server computes the page's first figures, instead of after the first of them arrives."""
+    _component(key="plotly_preload", data=encode({"preload": plotly_js("cartesian")}))
+
+
 def picked_point(key: str) -> tuple[float, float] | None:
     """The (α, β) node a ``pick`` chart under ``key`` was let go at, inside its ``on_pick``."""
     point = st.session_state[key].get("pick")

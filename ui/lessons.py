@@ -26,6 +26,7 @@ out and reported with its name and line; the app starts all the same.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -127,6 +128,7 @@ def _files(page: str) -> list[Path]:
 
 
 _cache: dict[tuple, Loaded] = {}
+_reading = threading.Lock()  # the server's warm-up (ui.serve) and a first visitor may ask at once: one reads
 # A page asks at every rerun; listing the folder and reading each file's time takes several
 # milliseconds, so it is looked at again once a second: a lesson dropped in or edited shows then.
 RECHECK_SECONDS = 1.0
@@ -151,16 +153,22 @@ def load(page: str, declare: viewstate.Declare | None = None) -> Loaded:
     files, times = _stamp(page)
     stamp = (page, declare, times)
     if stamp not in _cache:
-        lessons, problems = [], []
-        for path in files:
-            lesson, found = parse_file(path, page)
-            found = found or (_check_view(lesson, declare) if declare else [])
-            problems += found
-            if not found:
-                lessons.append(lesson)
-        lessons.sort(key=lambda lesson: (lesson.order, lesson.view.name))
-        _cache[stamp] = Loaded({lesson.view.name: lesson for lesson in lessons}, problems)
+        with _reading:
+            if stamp not in _cache:
+                _cache[stamp] = _read(files, page, declare)
     return _cache[stamp]
+
+
+def _read(files: list[Path], page: str, declare: viewstate.Declare | None) -> Loaded:
+    lessons, problems = [], []
+    for path in files:
+        lesson, found = parse_file(path, page)
+        found = found or (_check_view(lesson, declare) if declare else [])
+        problems += found
+        if not found:
+            lessons.append(lesson)
+    lessons.sort(key=lambda lesson: (lesson.order, lesson.view.name))
+    return Loaded({lesson.view.name: lesson for lesson in lessons}, problems)
 
 
 def to_toml(page: str, title: str, text: str, query: dict[str, list[str]], hide: tuple[str, ...] = ()) -> str:

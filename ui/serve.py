@@ -8,6 +8,9 @@ programs (loaded from ``.jax_cache/`` when it has them) by the time the first
 visitor's page asks for them; it then freezes that long-lived heap out of the
 garbage collector's scans. The server itself starts at once. ``scripts/app.sh``
 starts the app this way.
+
+The explorer's view is warmed first, with its contour picture and the lesson list's checks, so
+that a visitor who arrives once the warm-up is done computes nothing for the default view.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from ui import shell
 
 
 def warm_explorer():
-    """The Landscape Explorer's default view: its runs and its contour grid, outside Streamlit's data caches."""
-    from ui import explorer, runs, viewstate
+    """The Landscape Explorer's default view: its runs, its contour grid and picture, and its lesson
+    list, outside Streamlit's data caches."""
+    from ui import explorer, lessons, plots, runs, viewstate
+
+    lessons.load(explorer.PAGE, explorer.declare)  # checks every lesson's view (a formula's critical points)
 
     settings = explorer.settings_of(viewstate.defaults(explorer.declare))
     for run in settings.runs:
@@ -29,7 +35,9 @@ def warm_explorer():
             settings.landscape, settings.landscape_parameters, settings.gradient_noise, run.optimizer, run.settings,
             settings.start, settings.steps, settings.seed, settings.seeds,
         )  # fmt: skip
-    runs.contour_grid.__wrapped__(settings.landscape, settings.landscape_parameters)
+    grid = runs.contour_grid.__wrapped__(settings.landscape, settings.landscape_parameters)
+    landscape = runs.build_landscape(settings.landscape, settings.landscape_parameters)
+    plots.landscape_figure(grid, landscape, [], settings.start)  # its contour picture, which plots keeps
     explorer.warm_sweeps(settings)  # the scrub controls' and the sensitivity chart's programs
 
 
@@ -64,7 +72,12 @@ def warm_up():
 def main():
     shell.use_compile_cache()  # before JAX is imported, here and in the pages
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
+
+    # app.py's st.navigation lists the pages, not the pages/ folder: a first visitor's page then
+    # runs once, not once in Streamlit's folder mode and again (shell.run_through_entrypoint).
+    PagesManager.uses_pages_directory = False
 
     sys.argv = ["streamlit", "run", str(shell.ROOT / "app.py"), *sys.argv[1:]]
     return cli.main()

@@ -18,6 +18,7 @@ pytest.importorskip("playwright")
 
 CARTESIAN = f"plotly-cartesian-{chart.plotly_js_version()}.min.js"
 LOADED = "() => performance.getEntriesByType('resource').map(e => e.name.split('/').pop()).filter(n => n.startsWith('plotly'))"
+MODULES = "() => performance.getEntriesByType('resource').map(e => e.name.split('/').pop()).filter(n => n.startsWith('chart-'))"
 # The charts drawn so far, tagged, so that the same elements can be looked at later.
 TAG = f"() => document.querySelectorAll('{CHART}').forEach((c, i) => {{ c.dataset.before = i; }})"
 DRAWN = f"""(selector) => Array.from(document.querySelectorAll(selector),
@@ -38,10 +39,10 @@ def cartesian_bundle():
 @pytest.fixture(scope="module")
 def small_app(tmp_path_factory, cartesian_bundle):
     """``chart_bundles_app.py`` served from a folder of its own: Streamlit serves the static folder
-    beside the main script, so the folder gets one with both bundles (linked, or copied)."""
+    beside the main script, so the folder gets one with both bundles and ``chart.js`` (linked, or copied)."""
     folder = tmp_path_factory.mktemp("chart_bundles")
     (folder / "static").mkdir()
-    for name in (CARTESIAN, chart.publish_plotly_js().rsplit("/", 1)[1]):
+    for name in (CARTESIAN, chart.publish_plotly_js().rsplit("/", 1)[1], chart.publish_chart_module().rsplit("/", 1)[1]):
         try:
             os.link(chart.STATIC / name, folder / "static" / name)
         except OSError:
@@ -87,6 +88,7 @@ def test_the_explorer_loads_the_cartesian_bundle_and_the_full_one_for_its_3d_vie
     assert "could not be drawn" not in page.inner_text("[data-testid='stMain']")
     screenshot(page, "explorer_3d_after_the_cartesian_bundle")
     assert page.evaluate(LOADED) == [CARTESIAN, f"plotly-{chart.plotly.__version__}.min.js"]  # nothing loaded again
+    assert page.evaluate(MODULES) == [chart.publish_chart_module().rsplit("/", 1)[1]]  # chart.js: once per tab
     page.close()
 
 

@@ -1,5 +1,5 @@
-"""The in-place chart's wire format (``ui.chart.encode``) against plotly's own JSON encoder,
-and the contour picture's resampling against scipy."""
+"""The in-place chart's wire format (``ui.chart.encode``) against plotly's own JSON encoder, the script
+each chart element carries (a loader of ``chart.js``), and the contour picture's resampling against scipy."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from page_checks import numbers_in
+from ui import chart
 from ui.chart import SHORT_ARRAY, encode
 
 
@@ -61,3 +62,28 @@ def test_the_contour_picture_is_upsampled_as_scipy_does_it():
     fine = upsample_bilinear(z, 4)
     reference = scipy.ndimage.zoom(z, (25 / 7, 41 / 11), order=1, grid_mode=False)  # bilinear, corners kept
     np.testing.assert_allclose(fine, reference, atol=1e-12)
+
+
+def test_each_chart_carries_a_loader_of_chart_js_and_not_chart_js_itself():
+    import hashlib
+
+    import page_checks
+
+    at = page_checks.open_page("pages/explorer.py")
+    scripts = {element.proto.js_content for element in page_checks.chart_elements(at)}
+    assert len(scripts) == 1
+    loader = scripts.pop()
+    assert len(loader) < 400 < len(chart.JS)  # the loader, on every chart and every rerun
+    path = chart.publish_chart_module()
+    assert f'"{path}"' in loader and path.startswith("app/static/chart-")
+    source = (chart.STATIC / path.rsplit("/", 1)[1]).read_bytes()
+    assert source == (chart.HERE / "chart.js").read_bytes()
+    assert hashlib.sha256(source).hexdigest().startswith(path.rsplit("-", 1)[1].removesuffix(".js"))  # a new file, a new name
+
+
+def test_without_a_writable_static_folder_each_chart_carries_chart_js_itself(monkeypatch):
+    def read_only():
+        raise PermissionError("static/ is read-only")
+
+    monkeypatch.setattr(chart, "publish_chart_module", read_only)
+    assert chart.chart_loader() == chart.JS

@@ -10,7 +10,8 @@ chart's DOM; a figure that changes only some scatter traces' points, names and
 hover texts (a run's setting moved) has just those redrawn in place, without
 plotly's full redraw of every trace.
 
-The browser side is ``chart.js`` (with ``chart.css``) beside this file.
+The browser side is ``chart.js`` (with ``chart.css``) beside this file, which
+each tab imports once from the app's static folder (``chart_loader``).
 plotly.js itself is served from the app's static folder
 (``server.enableStaticServing`` in ``.streamlit/config.toml``), one per browser
 tab: plotly.js's cartesian bundle while every figure is 2-D (fetched by
@@ -21,6 +22,7 @@ package once a figure has a 3-D trace, or from the start without the former.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -38,8 +40,8 @@ from streamlit.components.v2 import component
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE.parent / "static"  # served at app/static/
-JS = (HERE / "chart.js").read_text()  # the browser side: draws, redraws in place, plays back, reports clicks
-CSS = (HERE / "chart.css").read_text()  # the playback bar
+JS = (HERE / "chart.js").read_text(encoding="utf-8")  # the browser side: draws, redraws in place, plays back, reports clicks
+CSS = (HERE / "chart.css").read_text(encoding="utf-8")  # the playback bar
 SHORT_ARRAY = 16  # shorter arrays go as plain lists (axis ranges must; base64 saves nothing)
 FONT = '"Source Sans", sans-serif'  # Streamlit's own
 # Replaces any plotly template: light grid lines on white, as the rest of the page.
@@ -55,17 +57,48 @@ TEMPLATE = {
 }
 
 
-@functools.cache
-def publish_plotly_js() -> str:
-    """Put the pinned plotly.js in the static folder (once); its path under the app's URL."""
-    name = f"plotly-{plotly.__version__}.min.js"
+def _publish(name: str, write: Callable[[str], None]) -> str:
+    """``write(path)`` makes the static folder's file ``name``, unless it is there; its path under the app's URL."""
     target = STATIC / name
     if not target.exists():
         STATIC.mkdir(exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=STATIC, delete=False) as copy:  # two servers may start at once
-            shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", copy.name)
+            write(copy.name)
         os.replace(copy.name, target)
     return f"app/static/{name}"
+
+
+@functools.cache
+def publish_plotly_js() -> str:
+    """Put the pinned plotly.js in the static folder (once); its path under the app's URL."""
+    bundled = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return _publish(f"plotly-{plotly.__version__}.min.js", lambda path: shutil.copyfile(bundled, path))
+
+
+@functools.cache
+def publish_chart_module() -> str:
+    """Put ``chart.js`` in the static folder under a name with its content's hash (once): a browser keeps
+    a module it has imported by its URL, so a changed file has a new name; its path under the app's URL."""
+    name = f"chart-{hashlib.sha256(JS.encode()).hexdigest()[:12]}.js"
+    return _publish(name, lambda path: Path(path).write_bytes(JS.encode()))
+
+
+def chart_loader() -> str:
+    """What each chart element carries as its script: an import of ``chart.js`` from the static folder.
+
+    Streamlit sends an element's script with every element, on every rerun; ``chart.js`` itself
+    (37 kB) would be sent again for each chart a rerun draws, and the loader is a few lines. The
+    browser fetches and evaluates the module once per tab. Where the static folder cannot be written,
+    every element carries ``chart.js`` itself: the same charts, with more bytes per rerun."""
+    try:
+        src = json.dumps(publish_chart_module())
+    except OSError:
+        return JS
+    return (
+        "// ui/chart.js, from the app's static folder (ui/chart.py, chart_loader)\n"
+        f"const module = import(new URL({src}, document.baseURI).href);\n"
+        "export default async function (component) { return (await module).default(component); }\n"
+    )
 
 
 # The trace types of plotly.js's cartesian bundle (plotly.js-cartesian-dist-min: its README), which
@@ -125,7 +158,7 @@ def encode(message: dict) -> bytes:
         return pio.json.to_json_plotly(message).encode()
 
 
-_component = component("app_chart", js=JS, css=CSS, isolate_styles=False)
+_component = component("app_chart", js=chart_loader(), css=CSS, isolate_styles=False)
 
 
 def chart(

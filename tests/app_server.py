@@ -102,9 +102,11 @@ class Browser:
         self._playwright = sync_playwright().start()
         self.browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra_args))
 
-    def open_page(self, path: str = "/", *, charts: int = 1, timeout: float = 180_000, width: int = 1400, height: int = 1100):
-        """Load ``path`` (with its query string) and wait for the script to finish and ``charts`` charts to draw."""
-        page = self.browser.new_page(viewport={"width": width, "height": height})
+    def open_page(self, path: str = "/", *, charts: int = 1, timeout: float = 180_000, width: int = 1400, height: int = 1100,
+                  touch: bool = False):  # fmt: skip
+        """Load ``path`` (with its query string) and wait for the script to finish and ``charts`` charts to draw.
+        ``touch``: in a tab with a touch screen (``touch_drag`` drags a finger over it)."""
+        page = self.browser.new_page(viewport={"width": width, "height": height}, has_touch=touch)
         page.goto(self.server.url + path)
         wait_idle(page, timeout)
         if charts:
@@ -114,6 +116,27 @@ class Browser:
     def close(self):
         self.browser.close()
         self._playwright.stop()
+
+
+def touch_drag(page, points):
+    """One finger pressed at ``points[0]`` (page pixels) and moved through the rest, as Chromium's
+    input pipeline delivers a touch screen's events (pointer events of type "touch"); returns the
+    function that lifts it."""
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind, *point):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": point[0], "y": point[1]}] if point else []})
+
+    touch("touchStart", *points[0])
+    for point in points[1:]:
+        page.wait_for_timeout(20)
+        touch("touchMove", *point)
+
+    def lift():
+        touch("touchEnd")
+        cdp.detach()
+
+    return lift
 
 
 def wait_idle(page, timeout: float = 120_000):

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from app_server import ARTIFACTS, errors_on, wait_idle
+from app_server import ARTIFACTS, errors_on, touch_drag, wait_idle
 from optimizers import theory
 from test_browser_scrub import COUNT_RERUNS, sidebar_value
 from ui import eigenspace, eigenspace_plots
@@ -120,5 +120,31 @@ def test_letting_go_of_the_rate_map_at_the_current_setting_changes_nothing(brows
     np.testing.assert_array_equal(curve(page, 1, MOMENTUM)[1], before[1])
     assert page.locator(".app-pick-ring").is_hidden() and not page.locator(".app-pick-readout").inner_text()
     assert "momentum.momentum=0.6" in page.url
+    assert not errors_on(page)
+    page.close()
+
+
+def test_a_finger_drags_the_rate_map_as_the_mouse_does(browser):
+    """On a touch screen (pointer events of type "touch"): the plot area is the control, and the page
+    does not scroll away under the finger (chart.css: touch-action); letting go sets the sliders."""
+    page = browser.open_page("/eigenspace?methods=momentum", charts=5, touch=True)
+    before = curve(page, 0, MOMENTUM)
+    page.evaluate(COUNT_RERUNS)
+    start, end = map_point(page, 1.0, 0.2), map_point(page, 3.0 + 0.05, 0.87 - 0.02)
+    top = f"() => document.querySelector('{MAP}').getBoundingClientRect().top"  # moves if the page scrolls
+    placed = page.evaluate(top)
+    path = [(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t) for t in np.linspace(0, 1, 6)]
+    lift = touch_drag(page, path)
+    page.wait_for_function(
+        f"([s, n, x]) => JSON.stringify(({TRACE})([s, n]).y) !== JSON.stringify(x)",
+        arg=[DIRECTION.format(0), MOMENTUM, before[1].tolist()],
+    )  # fmt: skip
+    assert page.locator(".app-pick-readout").inner_text().startswith("(α, β) = (3, 0.87), rate ")
+    assert page.evaluate(top) == placed
+    assert page.evaluate("window.__reruns") == 0
+    lift()
+    page.wait_for_function("() => location.search.includes('momentum.momentum=0.87')", timeout=60_000)
+    wait_idle(page)
+    assert "momentum.learning_rate=3" in page.url and sidebar_value(page, "momentum β") == "0.87"
     assert not errors_on(page)
     page.close()

@@ -406,8 +406,13 @@ function nearestIndex(count, distance) {
 // Calls press(event) on a press of the main button (or a first finger) inside the plot area, then
 // move(event) while that pointer moves, captured (it may leave the chart), and release() once when it
 // is let go, cancelled or loses the capture. A second finger is ignored. On a touch screen only the
-// plot area is a control (chart.css: touch-action); the rest of the chart still scrolls the page.
+// plot area is a control; the rest of the chart still scrolls the page. A finger pressed there does not
+// scroll it: its touchstart, which follows the pointerdown, is cancelled (CSS touch-action, which the
+// browser reads at that moment, is not honoured on the SVG plot area, and the page's pan would cancel the drag).
 function onDrag(plot, press, move, release) {
+  plot.addEventListener("touchstart", (event) => {
+    if (plot.dragging && event.touches.length === 1) event.preventDefault();
+  }, { capture: true, passive: false });
   plot.addEventListener("pointerdown", (event) => {
     if (event.button !== 0 || !event.isPrimary || plot.dragging || !press(event)) return;
     event.preventDefault();

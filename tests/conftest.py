@@ -1,11 +1,28 @@
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# One XLA compilation cache for the whole run, empty when it starts: a program that one worker, or an
+# app server a browser test started, has compiled is loaded by the others instead of compiled again
+# (they share most of the engine's programs). Set before anything imports JAX, which reads it then; a
+# new directory per run, so that every run compiles as a fresh checkout does (the app's own .jax_cache/
+# is not used). Tests that a move compiles nothing count new programs, loaded or compiled (test_engine).
+RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"  # the same in every worker of a run
+JAX_CACHE = os.path.join(tempfile.gettempdir(), f"optimization-app-tests-{RUN}", "jax_cache")
+os.environ["JAX_COMPILATION_CACHE_DIR"] = JAX_CACHE
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+
+
+def pytest_sessionfinish(session):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the run itself, not one of its workers
+        shutil.rmtree(os.path.dirname(JAX_CACHE), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

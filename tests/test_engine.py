@@ -13,11 +13,12 @@ from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, run_trajecto
 
 @contextlib.contextmanager
 def count_compilations():
-    """Counts XLA backend compilations while the block runs."""
+    """Counts the new programs lowered to XLA while the block runs: each is compiled, or loaded from the
+    compilation cache where another process of the run compiled it before (conftest.py)."""
     events = []
 
     def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
+        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
             events.append(event)
 
     jax.monitoring.register_event_duration_secs_listener(listener)

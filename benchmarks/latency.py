@@ -14,8 +14,8 @@ and measure
   seen before: neither the app's caches nor Streamlit's message cache can
   answer from an earlier move;
 * bytes received over the websocket per rerun;
-* Python time per rerun and the new XLA programs (compiled, or loaded from
-  ``.jax_cache/``) during the slider moves, as logged by the app when
+* Python time per rerun and XLA
+  compilations during the slider moves, as logged by the app when
   ``APP_BENCHMARK_LOG`` is set (see ``ui/shell.py``);
 * with ``--sessions N``, the same moves from N browser sessions at once
   against the explorer;

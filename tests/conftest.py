@@ -2,6 +2,7 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 
 import pytest
 
@@ -13,8 +14,10 @@ if ROOT not in sys.path:
 # app server a browser test started, has compiled is loaded by the others instead of compiled again
 # (they share most of the engine's programs). Set before anything imports JAX, which reads it then; a
 # new directory per run, so that every run compiles as a fresh checkout does (the app's own .jax_cache/
-# is not used). Tests that a move compiles nothing count new programs, loaded or compiled (test_engine).
-RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"  # the same in every worker of a run
+# is not used). A program loaded from it still counts as compiled (test_engine, count_compilations).
+# The run's name is made by the pytest process that starts it, which imports this file before it
+# starts its xdist workers: they inherit it, and the run removes the directory when it ends.
+RUN = os.environ.setdefault("APP_TESTS_RUN", uuid.uuid4().hex)
 JAX_CACHE = os.path.join(tempfile.gettempdir(), f"optimization-app-tests-{RUN}", "jax_cache")
 os.environ["JAX_COMPILATION_CACHE_DIR"] = JAX_CACHE
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"

@@ -26,6 +26,17 @@ TRACE = """([selector, name]) => {
 }"""
 
 
+# How far the page could still scroll down from where it is (its scrolling ancestor of ``selector``).
+ROOM_BELOW = """(selector) => {
+  for (let e = document.querySelector(selector); e; e = e.parentElement) {
+    const overflow = getComputedStyle(e).overflowY;
+    if (e.scrollHeight > e.clientHeight && (overflow === "auto" || overflow === "scroll" || e === document.scrollingElement))
+      return e.scrollHeight - e.clientHeight - e.scrollTop;
+  }
+  return 0;
+}"""
+
+
 def press_on_map(page, alpha: float, beta: float):
     """The mouse pressed on the rate map at (α, β), not let go; the pointer's place on the page."""
     x, y = map_point(page, alpha, beta)
@@ -126,13 +137,14 @@ def test_letting_go_of_the_rate_map_at_the_current_setting_changes_nothing(brows
 
 def test_a_finger_drags_the_rate_map_as_the_mouse_does(browser):
     """On a touch screen (pointer events of type "touch"): the plot area is the control, and the page
-    does not scroll away under the finger (chart.css: touch-action); letting go sets the sliders."""
+    does not scroll away under the finger (chart.js, onDrag); letting go sets the sliders."""
     page = browser.open_page("/eigenspace?methods=momentum", charts=5, touch=True)
     before = curve(page, 0, MOMENTUM)
     page.evaluate(COUNT_RERUNS)
     start, end = map_point(page, 1.0, 0.2), map_point(page, 3.0 + 0.05, 0.87 - 0.02)
     top = f"() => document.querySelector('{MAP}').getBoundingClientRect().top"  # moves if the page scrolls
     placed = page.evaluate(top)
+    assert page.evaluate(ROOM_BELOW, MAP) > 200  # a finger moving up would scroll the page, were it let
     path = [(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t) for t in np.linspace(0, 1, 6)]
     lift = touch_drag(page, path)
     page.wait_for_function(

@@ -63,7 +63,11 @@ def _publish(name: str, write: Callable[[str], None]) -> str:
     if not target.exists():
         STATIC.mkdir(exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=STATIC, delete=False) as copy:  # two servers may start at once
-            write(copy.name)
+            try:
+                write(copy.name)
+            except BaseException:
+                os.unlink(copy.name)
+                raise
         os.replace(copy.name, target)
     return f"app/static/{name}"
 
@@ -94,11 +98,17 @@ def chart_loader() -> str:
         src = json.dumps(publish_chart_module())
     except OSError:
         return JS
-    return (
-        "// ui/chart.js, from the app's static folder (ui/chart.py, chart_loader)\n"
-        f"const module = import(new URL({src}, document.baseURI).href);\n"
-        "export default async function (component) { return (await module).default(component); }\n"
-    )
+    return f"""// ui/chart.js, from the app's static folder (ui/chart.py, chart_loader); asked for again after a failure
+const url = new URL({src}, document.baseURI).href;
+let loading = null;
+export default async function (component) {{
+  loading ??= import(url).catch((error) => {{
+    loading = null;
+    throw new Error(`ui/chart.js did not load from ${{url}} (is server.enableStaticServing on?): ${{error.message}}`);
+  }});
+  return (await loading).default(component);
+}}
+"""
 
 
 # The trace types of plotly.js's cartesian bundle (plotly.js-cartesian-dist-min: its README), which

@@ -1,9 +1,9 @@
 """The app's frame: which pages exist, embedding, and the optional per-rerun timing log.
 
 ``APP_BENCHMARK_LOG=<file>`` makes every rerun (of a page, or of a fragment
-alone) append one JSON line ``{"page", "seconds", "compilations"}`` (the new XLA
-programs the rerun needed: compiled, or loaded from ``.jax_cache/``, where a
-program traced again would otherwise go unseen), which ``benchmarks/latency.py`` reads.
+alone) append one JSON line ``{"page", "seconds", "compilations"}`` (XLA
+compilations during the rerun),
+which ``benchmarks/latency.py`` reads.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _count_compilations():
     import jax
 
     def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":  # each new program, before the cache
+        if event == "/jax/core/compile/backend_compile_duration":
             _compilations[0] += 1
 
     jax.monitoring.register_event_duration_secs_listener(listener)

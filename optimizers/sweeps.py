@@ -39,6 +39,7 @@ from optimizers.registry import Optimizer
 POINTS = 25  # values per sweep program (fewer are padded): one program for every sweep of a run
 GRID_POINTS = 256  # settings per grid program (fewer are padded), as POINTS for a sweep: the rate map's 16 × 16
 DECADES = 1.0  # a sweep spans the grid points within this many decades either side of the current value
+NEAR = 6  # of which the nearest this many either side all: a small move of the slider stays in the sweep
 # What a run sweeps when the reader has not chosen: the first of these it has, else its first hyperparameter.
 SWEPT_FIRST = ("learning_rate", "max_learning_rate", "damping")
 
@@ -48,17 +49,34 @@ def default_swept(hyperparameters: Sequence[str]) -> str | None:
     return next((name for name in SWEPT_FIRST if name in hyperparameters), next(iter(hyperparameters), None))
 
 
-def sweep_window(grid: Sequence[float], current: float, decades: float = DECADES, points: int = POINTS) -> list:
+def sweep_window(grid: Sequence[float], current: float, decades: float = DECADES, points: int = POINTS, near: int = NEAR) -> list:
     """The values a sweep around ``current`` runs: the points of ``grid`` (a slider's values) within
-    ``decades`` decades of it (the whole grid when it is 0), every k-th one through ``current`` itself
-    so that at most ``points`` remain; ``current`` is always one of them."""
+    ``decades`` decades of it (the whole grid when it is 0), at most ``points`` of them with ``current``
+    among them. On each side its ``near`` neighbours on the grid come first, then every k-th point
+    further out, out to the last: a move of the slider by up to ``near`` steps lands on a value the
+    sweep already holds, which the page then keeps (``ui.explorer.sweep_values``)."""
     grid = sorted(set(grid) | {current})
-    if current > 0:
-        low, high = current / 10**decades, current * 10**decades
-        grid = [v for v in grid if low <= v <= high]
     here = grid.index(current)
-    stride = max(1, math.ceil((len(grid) - 1) / (points - 1)))
-    return grid[here % stride :: stride]
+    if current <= 0:  # no decades around 0: the whole range, evenly thinned
+        stride = max(1, math.ceil((len(grid) - 1) / (points - 1)))
+        return grid[here % stride :: stride]
+    low, high = current / 10**decades, current * 10**decades
+    below = [v for v in grid[:here][::-1] if v >= low]  # from the current value outward
+    above = [v for v in grid[here + 1 :] if v <= high]
+    room_below = max((points - 1) // 2, points - 1 - len(above))  # a side short of points leaves its room to the other
+    room_above = points - 1 - min(room_below, len(below))
+    return _outward(below, room_below, near)[::-1] + [current] + _outward(above, room_above, near)
+
+
+def _outward(values: list, room: int, near: int) -> list:
+    """Of ``values`` (ordered from the current value outward), at most ``room``: the first ``near``, then
+    every k-th of the rest, its last one included."""
+    if len(values) <= room:
+        return values
+    near = min(near, room - 1)
+    rest = values[near:]
+    stride = math.ceil(len(rest) / (room - near))
+    return values[:near] + rest[len(rest) - 1 :: -stride][::-1]
 
 
 def _with_value(optimizer: Optimizer, name: str, value) -> Optimizer:

@@ -10,7 +10,7 @@ import pytest
 
 from landscapes import get_landscape
 from optimizers import OPTIMIZERS, get_optimizer, run_trajectories, run_trajectory
-from optimizers.sweeps import POINTS, default_swept, diverged_at, run_grid, run_sweep, sweep_window
+from optimizers.sweeps import NEAR, POINTS, default_swept, diverged_at, run_grid, run_sweep, sweep_window
 from test_engine import count_compilations
 from ui.controls import slider_grid
 
@@ -112,6 +112,9 @@ def test_the_window_is_the_sliders_own_points_within_a_decade():
         assert min(window) >= current / 10 * (1 - 1e-9) and max(window) <= current * 10 * (1 + 1e-9)
         assert rate.low <= min(window) and max(window) <= rate.high
     assert len(sweep_window(grid, 0.1)) == POINTS and sweep_window(grid, 0.1)[::12] == [0.01, 0.1, 1.0]
+    here = grid.index(0.1)
+    assert {grid[here + k] for k in range(-NEAR, NEAR + 1)} <= set(sweep_window(grid, 0.1))  # a small move stays in it
+    assert len(sweep_window(grid, 10.0)) == POINTS  # at the end of the range the other side takes the room
     damping = OPTIMIZERS["newton"].hyperparameters["damping"]
     undamped = sweep_window(slider_grid(damping), 0.0)  # no decades around 0: the whole range, thinned
     assert undamped[0] == 0.0 and undamped[-1] >= 1e3 and len(undamped) <= POINTS

@@ -633,8 +633,8 @@ def _sweep_context(settings: Settings, spec: RunSpec, name: str) -> tuple:
 
 
 def sweep_values(settings: Settings, spec: RunSpec, name: str) -> tuple:
-    """The values a run sweeps: its slider's points within a decade of the current value
-    (``optimizers.sweeps.sweep_window``). While the current value stays among them and nothing else
+    """The values a run sweeps: its slider's points within a decade of the current value, the nearest
+    ones all (``optimizers.sweeps.sweep_window``). While the current value stays among them and nothing else
     about the run changes, they stay the same: a value let go from a scrub control is then a sweep
     already computed (one rerun, its sweep from the cache)."""
     current = dict(spec.settings)[name]

@@ -139,6 +139,19 @@ def touch_drag(page, points):
     return lift
 
 
+def scroll_room(page, selector: str) -> tuple[float, float]:
+    """How far the page could still scroll up and down (pixels) from where it is: the scrolling
+    ancestor of ``selector``'s element."""
+    return tuple(page.evaluate("""(selector) => {
+      for (let e = document.querySelector(selector); e; e = e.parentElement) {
+        const overflow = getComputedStyle(e).overflowY;
+        if (e.scrollHeight > e.clientHeight && (overflow === "auto" || overflow === "scroll" || e === document.scrollingElement))
+          return [e.scrollTop, e.scrollHeight - e.clientHeight - e.scrollTop];
+      }
+      return [0, 0];
+    }""", selector))
+
+
 def wait_idle(page, timeout: float = 120_000):
     """Until the app has run its script (the run state flips to running and back, or was never seen running)."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)

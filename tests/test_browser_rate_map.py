@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from app_server import ARTIFACTS, errors_on, touch_drag, wait_idle
+from app_server import ARTIFACTS, errors_on, scroll_room, touch_drag, wait_idle
 from optimizers import theory
 from test_browser_scrub import COUNT_RERUNS, sidebar_value
 from ui import eigenspace, eigenspace_plots
@@ -23,17 +23,6 @@ TRACE = """([selector, name]) => {
   const g = document.querySelector(selector);
   const i = g.data.findIndex(t => t.name === name);
   return { x: Array.from(g._fullData[i].x, Number), y: Array.from(g._fullData[i].y, Number) };
-}"""
-
-
-# How far the page could still scroll down from where it is (its scrolling ancestor of ``selector``).
-ROOM_BELOW = """(selector) => {
-  for (let e = document.querySelector(selector); e; e = e.parentElement) {
-    const overflow = getComputedStyle(e).overflowY;
-    if (e.scrollHeight > e.clientHeight && (overflow === "auto" || overflow === "scroll" || e === document.scrollingElement))
-      return e.scrollHeight - e.clientHeight - e.scrollTop;
-  }
-  return 0;
 }"""
 
 
@@ -144,7 +133,7 @@ def test_a_finger_drags_the_rate_map_as_the_mouse_does(browser):
     start, end = map_point(page, 1.0, 0.2), map_point(page, 3.0 + 0.05, 0.87 - 0.02)
     top = f"() => document.querySelector('{MAP}').getBoundingClientRect().top"  # moves if the page scrolls
     placed = page.evaluate(top)
-    assert page.evaluate(ROOM_BELOW, MAP) > 200  # a finger moving up would scroll the page, were it let
+    assert scroll_room(page, MAP)[1] > 200  # a finger moving up would scroll the page down, were it let
     path = [(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t) for t in np.linspace(0, 1, 6)]
     lift = touch_drag(page, path)
     page.wait_for_function(

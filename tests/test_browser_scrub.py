@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from app_server import ARTIFACTS, CHART, errors_on, show_chart, touch_drag, wait_idle
+from app_server import ARTIFACTS, CHART, errors_on, scroll_room, show_chart, touch_drag, wait_idle
 
 pytest.importorskip("playwright")
 
@@ -192,17 +192,6 @@ def test_dragging_along_the_sensitivity_chart_scrubs_the_nearest_run(browser):
     page.close()
 
 
-# How far the page is scrolled down (its scrolling ancestor of ``selector``).
-SCROLLED = """(selector) => {
-  for (let e = document.querySelector(selector); e; e = e.parentElement) {
-    const overflow = getComputedStyle(e).overflowY;
-    if (e.scrollHeight > e.clientHeight && (overflow === "auto" || overflow === "scroll" || e === document.scrollingElement))
-      return e.scrollTop;
-  }
-  return 0;
-}"""
-
-
 def test_a_finger_dragging_along_the_sensitivity_chart_scrubs_as_the_mouse_does(browser):
     """On a touch screen: the finger moving sideways over the plot area moves Run 1's scrub control,
     the page does not scroll under it, and letting go sets the slider (chart.js, onDrag)."""
@@ -218,7 +207,7 @@ def test_a_finger_dragging_along_the_sensitivity_chart_scrubs_as_the_mouse_does(
     top = f"() => document.querySelector('{SENSITIVITY}').getBoundingClientRect().top"  # moves if the page scrolls
     placed = page.evaluate(top)
     (x, y), (to, _) = page.evaluate(POINT_AT, [SENSITIVITY, xs[start], ys[start]]), page.evaluate(POINT_AT, [SENSITIVITY, xs[target], ys[start]])
-    assert page.evaluate(SCROLLED, SENSITIVITY) > 200  # a finger moving down would scroll the page up, were it let
+    assert scroll_room(page, SENSITIVITY)[0] > 200  # a finger moving down would scroll the page up, were it let
     lift = touch_drag(page, [(x + (to - x) * k / 5, y + 12 * k) for k in range(6)])  # sideways and down
     page.wait_for_function(f"([c, x]) => JSON.stringify(({PATH_X})(c)) !== JSON.stringify(x)", arg=[COLORS[1], before])
     shown = page.locator(".app-scrub-run").filter(has=scrubber(page, 1)).locator(".app-scrub-value").inner_text()
